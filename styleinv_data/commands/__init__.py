@@ -1,0 +1,1 @@
+"""Click commands of the `styleinv-data` CLI: thin layers over library functions."""
