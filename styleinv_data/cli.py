@@ -22,6 +22,9 @@ def _register() -> None:
     from styleinv_data.commands.crop import crop
 
     main.add_command(crop)
+    from styleinv_data.commands.manifest import manifest
+
+    main.add_command(manifest)
 
 
 _register()

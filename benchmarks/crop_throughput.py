@@ -1,0 +1,254 @@
+"""Crop throughput: the full mask crop against decoding the video and its mask alone.
+
+Synthesises a 640x480 H.264 clip (the real astronaut face from scikit-image moving over a textured
+background, with a size change and a stretch near the border) plus its H.264 mask video, then runs,
+interleaved ``--repeats`` times in the same process (so load changes hit both sides alike):
+
+* ``decode``: decode the video (RGB) and its mask (gray) through the same ffmpeg pipes and
+  threads the pipeline uses, nothing else;
+* ``crop``:   the whole per-video task: decode video and mask, box, Algorithm 1 square, crop,
+  Lanczos resize to 256, JPEG q95 write (frames layout), plan sidecar + status file;
+* ``field``:  the field's script re-written from REFERENCE.md §2 (for context, same run).
+
+Both sides use one Python process (plus its ffmpeg decoder processes). Prints a table and writes
+``benchmarks/results/crop_throughput.json``. Sections are functions in ``SECTIONS``; each returns a
+dict of rows merged into the JSON.
+
+    .venv/bin/python benchmarks/crop_throughput.py [--frames 300] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "crop_throughput.json"
+
+
+def synth_face_clip(folder: Path, frames: int, width: int = 640, height: int = 480) -> tuple[Path, Path]:
+    """``folder/original/clip.mp4`` + ``folder/mask/clip.mp4`` (both libx264 crf 18, yuv420p)."""
+    from skimage import data
+
+    from styleinv_data.io.encode import Mp4Encoder
+    from styleinv_data.io.synthetic import MovingBoxClip, render_moving_box_frames
+
+    face = data.astronaut()[10:190, 130:290]  # the astronaut's face, 160x180
+    t = np.linspace(0, 1, frames)
+    boxes = []
+    for u in t:  # a loop across the frame, growing, passing close to the left border
+        cx = 320 + 260 * np.cos(2 * np.pi * u)
+        cy = 240 + 120 * np.sin(4 * np.pi * u)
+        w = 120 + 60 * np.sin(2 * np.pi * u) ** 2
+        h = w * 1.15
+        boxes.append((int(cx - w / 2), int(cy - h / 2), int(cx + w / 2), int(cy + h / 2)))
+    boxes = [(max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)) for x0, y0, x1, y1 in boxes]
+    clip = MovingBoxClip(width, height, boxes)
+    (folder / "original").mkdir(parents=True, exist_ok=True)
+    (folder / "mask").mkdir(parents=True, exist_ok=True)
+    video, mask = folder / "original" / "clip.mp4", folder / "mask" / "clip.mp4"
+    with Mp4Encoder(video, width, height, 30, crf=18) as venc, Mp4Encoder(mask, width, height, 30, crf=18) as menc:
+        for frame, mask_gray in render_moving_box_frames(clip, face=face):
+            venc.write(frame)
+            menc.write(mask_gray)
+    return video, mask
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) plus its finished children (the ffmpeg decoders)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def time_decode(video: Path, mask: Path, threads: int) -> tuple[int, float, float]:
+    """(frames, wall seconds, CPU seconds) of decoding the video (RGB) and its mask (gray) in lockstep."""
+    from styleinv_data.io.decode import iter_video_frames
+
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    n = 0
+    for frame, m in zip(iter_video_frames(video, threads=threads), iter_video_frames(mask, gray=True, threads=threads)):
+        n += 1
+    return n, time.perf_counter() - start, cpu_seconds() - cpu0
+
+
+def time_crop(root: Path, out: Path, threads: int) -> tuple[int, float, float]:
+    from styleinv_data.pipeline.recipe import build_recipe
+    from styleinv_data.pipeline.runner import discover_tasks, prepare_output, run_video
+
+    if out.exists():
+        shutil.rmtree(out)
+    recipe = build_recipe("faceforensics", flags={"input.root": str(root), "output.root": str(out),
+                                                  "run.decode_threads": threads, "run.progress": False})
+    prepare_output(recipe)
+    (task,) = discover_tasks(recipe)
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    result = run_video(task, recipe)
+    elapsed = time.perf_counter() - start
+    if result.state != "done":
+        raise RuntimeError(f"crop failed: {result.reason}")
+    return result.frames_out, elapsed, cpu_seconds() - cpu0
+
+
+def time_field_style(video: Path, mask: Path, out: Path) -> tuple[int, float, float]:
+    """The field's approach (TGANv2 / StyleGAN-V script, re-written here from REFERENCE.md §2): both
+    videos held in memory, per frame the RGB mask summed over channels, a column/row projection
+    threshold, integer padding, a crop that comes out empty (and is skipped) when the square leaves the
+    image, PIL Lanczos, JPEG saved with PIL's ignored ``q=95``. Returns (frames written, wall, CPU)."""
+    from PIL import Image
+
+    from styleinv_data.io.decode import iter_video_frames
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    frames = list(iter_video_frames(video))
+    masks = list(iter_video_frames(mask))
+    written = 0
+    for i, (frame, m) in enumerate(zip(frames, masks)):
+        face = (255 - m.astype(np.int64)).sum(axis=2)
+        cols = np.flatnonzero(face.mean(axis=0) > 5)
+        rows = np.flatnonzero(face.mean(axis=1) > 5)
+        if cols.size == 0 or rows.size == 0:
+            continue
+        x0, x1, y0, y1 = cols[0], cols[-1], rows[0], rows[-1]
+        w, h = x1 - x0, y1 - y0
+        d = abs(w - h)
+        if w < h:
+            x0, x1 = x0 - d // 2, x1 + d // 2 + d % 2
+        else:
+            y0, y1 = y0 - d // 2, y1 + d // 2 + d % 2
+        crop = frame[y0:y1, x0:x1]
+        if crop.size == 0:
+            continue  # the frame the field's script drops
+        Image.fromarray(crop).resize((256, 256), Image.LANCZOS).save(out / f"{i:06d}.jpg", q=95)
+        written += 1
+    return written, time.perf_counter() - start, cpu_seconds() - cpu0
+
+
+def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> dict[str, float]:
+    """CPU ms per frame of each per-frame step, on frames decoded beforehand (best of ``repeats``)."""
+    from styleinv_data.crop.square import render_square, square_from_box
+    from styleinv_data.io.decode import iter_video_frames
+    from styleinv_data.io.writers import encode_image
+    from styleinv_data.masks import mask_to_box
+
+    rgb = [f for f, _ in zip(iter_video_frames(video), range(frames))]
+    gray = [m for m, _ in zip(iter_video_frames(mask, gray=True), range(frames))]
+    squares = [square_from_box(mask_to_box(m)) for m in gray]
+    crops = [render_square(f, sq, 256) for f, sq in zip(rgb, squares)]
+    steps = {
+        "mask_to_box": lambda: [mask_to_box(m) for m in gray],
+        "crop_pad_lanczos_256": lambda: [render_square(f, sq, 256) for f, sq in zip(rgb, squares)],
+        "jpeg_q95_encode": lambda: [encode_image(c, "jpg", 95) for c in crops],
+    }
+    out = {}
+    for name, fn in steps.items():
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.thread_time()
+            fn()
+            best = min(best, (time.thread_time() - t0) / len(rgb) * 1000)
+        out[name] = round(best, 3)
+    out["mean_square_side_px"] = round(float(np.mean([sq[2] - sq[0] for sq in squares])), 1)
+    return out
+
+
+def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="crop_bench_") as tmp:
+        root = Path(tmp) / "ffs"
+        video, mask = synth_face_clip(root, args.frames)
+        time_decode(video, mask, args.threads)  # warm the page cache and the binaries
+        time_crop(root, Path(tmp) / "out", args.threads)  # and the imports a batch pays once per process
+        decode_fps, crop_fps, decode_cpu, crop_cpu, field_fps, field_written = [], [], [], [], [], 0
+        for _ in range(args.repeats):  # interleaved
+            n, dt, cpu = time_decode(video, mask, args.threads)
+            decode_fps.append(n / dt)
+            decode_cpu.append(cpu / n * 1000)
+            n2, dt2, cpu2 = time_crop(root, Path(tmp) / "out", args.threads)
+            assert n2 == n == args.frames, (n, n2)
+            crop_fps.append(n2 / dt2)
+            crop_cpu.append(cpu2 / n2 * 1000)
+            field_written, dt3, _ = time_field_style(video, mask, Path(tmp) / "field")
+            field_fps.append(n / dt3)  # frames *processed* per second (some were dropped)
+        stages = stage_costs(video, mask)
+    d, c = statistics.median(decode_fps), statistics.median(crop_fps)
+    ratios = [cf / df for cf, df in zip(crop_fps, decode_fps)]
+    dc, cc = statistics.median(decode_cpu), statistics.median(crop_cpu)
+    return {
+        "mask": {
+            "clip": f"640x480 H.264 (crf 18) + H.264 mask video, {args.frames} frames",
+            "output": "256x256 JPEG q95, frames layout",
+            "processes": 1,
+            "decode_threads": args.threads,
+            "repeats": args.repeats,
+            "decode_video_and_mask_fps": round(d, 1),
+            "full_mask_crop_fps": round(c, 1),
+            "ratio_median_of_runs": round(statistics.median(ratios), 3),
+            "decode_cpu_ms_per_frame": round(dc, 2),
+            "crop_cpu_ms_per_frame": round(cc, 2),
+            "cpu_ratio": round(dc / cc, 3),
+            "decode_fps_runs": [round(v, 1) for v in decode_fps],
+            "crop_fps_runs": [round(v, 1) for v in crop_fps],
+            "stage_cpu_ms_per_frame": stages,
+            "field_style_fps": round(statistics.median(field_fps), 1),
+            "field_style_ratio": round(statistics.median([f / d for f, d in zip(field_fps, decode_fps)]), 3),
+            "field_style_frames_written": field_written,
+            "target_ratio": 0.8,
+            "field_reference_ratio": 0.22,
+        }
+    }
+
+
+SECTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = [bench_mask]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="ffmpeg decoder threads, both sides")
+    parser.add_argument("--machine", default="2-core x86-64 CPU, shared/loaded")
+    args = parser.parse_args(argv)
+    rows: dict[str, Any] = {}
+    for section in SECTIONS:
+        rows.update(section(args))
+    m = rows["mask"]
+    print(f"| case | frames/s |\n|---|---|")
+    print(f"| decode video + mask (1 process, {m['decode_threads']} thread) | {m['decode_video_and_mask_fps']} |")
+    print(f"| full mask crop -> 256 JPEG q95 (1 process) | {m['full_mask_crop_fps']} |")
+    print(f"| ratio (median of interleaved runs; target >= 0.8, field 0.22) | {m['ratio_median_of_runs']} |")
+    print(f"| field-style script (whole video in memory, q=95 ignored) | {m['field_style_fps']} "
+          f"(ratio {m['field_style_ratio']}, wrote {m['field_style_frames_written']}/{args.frames} frames) |")
+    print(f"| CPU ms/frame: decode / crop (all threads + ffmpeg children) | {m['decode_cpu_ms_per_frame']} / {m['crop_cpu_ms_per_frame']} |")
+    print(f"| CPU-bound ratio (decode CPU / crop CPU) | {m['cpu_ratio']} |")
+    for name, value in m["stage_cpu_ms_per_frame"].items():
+        print(f"| stage: {name} (CPU ms/frame, best of 3) | {value} |")
+    payload = {
+        "benchmark": "crop_throughput",
+        "machine": args.machine,
+        "python": platform.python_version(),
+        "command": "python benchmarks/crop_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "results": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    previous.update(payload)
+    previous["results"] = {**previous.get("results", {}), **rows}
+    RESULTS.write_text(json.dumps(previous, indent=1))
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

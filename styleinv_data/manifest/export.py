@@ -1,0 +1,70 @@
+"""Exports of a manifest: Parquet (one row per video) and StyleGAN-V / StyleGAN2-ADA ``dataset.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from styleinv_data.manifest.records import Manifest
+from styleinv_data.manifest.schema import ManifestError
+
+
+def write_parquet(manifest: Manifest, path: Path | str) -> Path:
+    """One row per video with flat columns (``source_*``, ``crop_*`` as JSON text); the header is
+    stored as JSON in the file's key-value metadata under ``styleinv_manifest_header``."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise ManifestError("Parquet export needs pyarrow: pip install 'styleinv[parquet]'") from e
+    rows = []
+    for r in manifest.records:
+        rows.append({
+            "id": r.id, "path": r.path, "frame_count": r.frame_count, "width": r.width, "height": r.height,
+            "fps": r.fps, "frame_ext": r.frame_ext, "label": r.label, "label_name": r.label_name,
+            "split": r.split, "identity": r.identity, "content_hash": r.content_hash,
+            "source_video": r.source.video, "source_video_id": r.source.video_id,
+            "source_start_frame": r.source.start_frame, "source_stop_frame": r.source.stop_frame,
+            "source_start_sec": r.source.start_sec, "source_stop_sec": r.source.stop_sec,
+            "crop_strategy": r.crop.strategy if r.crop else None,
+            "crop_frame_sources": json.dumps(r.crop.frame_sources) if r.crop else None,
+            "crop_counts": json.dumps(r.crop.counts) if r.crop else None,
+        })
+    schema = pa.schema([
+        ("id", pa.string()), ("path", pa.string()), ("frame_count", pa.int64()), ("width", pa.int32()),
+        ("height", pa.int32()), ("fps", pa.float64()), ("frame_ext", pa.string()), ("label", pa.int64()),
+        ("label_name", pa.string()), ("split", pa.string()), ("identity", pa.string()),
+        ("content_hash", pa.string()), ("source_video", pa.string()), ("source_video_id", pa.string()),
+        ("source_start_frame", pa.int64()), ("source_stop_frame", pa.int64()),
+        ("source_start_sec", pa.float64()), ("source_stop_sec", pa.float64()),
+        ("crop_strategy", pa.string()), ("crop_frame_sources", pa.string()), ("crop_counts", pa.string()),
+    ])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    table = table.replace_schema_metadata({"styleinv_manifest_header": json.dumps(manifest.header.to_json())})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+    return path
+
+
+def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Path | None:
+    """StyleGAN-V / StyleGAN2-ADA ``dataset.json`` (``{"labels": [[<video path>, <int>], ...]}``)
+    at the dataset root; returns None (and writes nothing) when no video has a label.
+
+    Every video must then be labeled (those tools index labels by every file they read)."""
+    labeled = [r for r in manifest.records if r.label is not None]
+    if not labeled:
+        return None
+    missing = [r.id for r in manifest.records if r.label is None]
+    if missing:
+        raise ManifestError(
+            f"dataset.json needs a label for every video; {len(missing)} have none (first: {missing[0]!r}); "
+            f"complete the label file or pass --require-labels to find them"
+        )
+    path = Path(path) if path is not None else Path(manifest.root) / "dataset.json"
+    payload = {"labels": [[r.path, int(r.label)] for r in manifest.records]}  # type: ignore[arg-type]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,258 @@
+"""Where the frames of a prepared dataset live: a folder per video, one zip, or one mp4 per video.
+
+This module lists videos (for the manifest builder) and returns the raw bytes of one frame (for
+the readers). It follows the crop output layout of ``docs/architecture.md``:
+
+* ``frames``: ``ROOT/<out_id>/<frame:06d>.jpg`` (or ``.png``), frames numbered from 0;
+* ``zip``:    ``ROOT/frames.zip`` holding ``<out_id>/<frame:06d>.jpg``;
+* ``mp4``:    ``ROOT/<out_id>.mp4``.
+
+Zip handles are opened lazily and per process, so a reader can be pickled into DataLoader
+workers and each worker opens its own handle.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from styleinv_data.manifest.schema import ManifestError
+
+ZIP_CONTAINER = "frames.zip"
+META_DIR = "_meta"
+FRAME_NAME_RE = re.compile(r"^(\d{6})\.(jpg|png)$")
+IGNORED_NAMES = {META_DIR, "dataset.json", "manifest.jsonl", "manifest.parquet", ZIP_CONTAINER}
+
+
+@dataclass
+class ScannedVideo:
+    """One video found on disk."""
+
+    id: str
+    path: str  # relative POSIX path: folder, "<id>.mp4", or folder inside the zip
+    frame_ext: str | None  # ".jpg" / ".png"; None for mp4
+    frame_count: int
+
+
+def detect_layout(root: Path) -> str:
+    """``"zip"``, ``"mp4"`` or ``"frames"``; a clear error when the root is none or ambiguous."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ManifestError(f"{root}: dataset root is not a directory; pass the crop output folder")
+    entries = [e for e in os.scandir(root) if not e.name.startswith(".") and e.name not in (META_DIR,)]
+    has_zip = (root / ZIP_CONTAINER).is_file()
+    has_mp4 = any(e.is_file() and e.name.lower().endswith(".mp4") for e in entries)
+    has_dirs = any(e.is_dir() for e in entries)
+    found = [name for name, flag in (("zip", has_zip), ("mp4", has_mp4), ("frames", has_dirs)) if flag]
+    if len(found) > 1:
+        raise ManifestError(
+            f"{root}: mixes dataset layouts {found}; keep one of frames.zip / <id>.mp4 files / <id>/ frame folders"
+        )
+    if not found:
+        raise ManifestError(f"{root}: no videos found (expected frames.zip, <id>.mp4 files or <id>/ frame folders)")
+    return found[0]
+
+
+def _check_frame_names(video_id: str, names: list[str], where: str) -> tuple[str, int]:
+    """Frames must be ``000000.jpg`` .. ``{n-1:06d}.jpg`` with one extension; return (ext, n)."""
+    numbers: list[int] = []
+    exts: set[str] = set()
+    for name in names:
+        m = FRAME_NAME_RE.match(name)
+        if m is None:
+            raise ManifestError(
+                f"{where}/{name}: not a frame file name (expected 6-digit frame numbers from 0, e.g. 000000.jpg)"
+            )
+        numbers.append(int(m.group(1)))
+        exts.add("." + m.group(2))
+    if not numbers:
+        raise ManifestError(f"{where}: video {video_id!r} has no frames; delete the folder or re-run the crop")
+    if len(exts) > 1:
+        raise ManifestError(f"{where}: mixes frame formats {sorted(exts)}; re-run the crop with one format")
+    ext = exts.pop()
+    numbers.sort()
+    n = len(numbers)
+    if numbers[-1] != n - 1 or numbers[0] != 0 or len(set(numbers)) != n:
+        present = set(numbers)
+        missing = next(i for i in range(numbers[-1] + 1) if i not in present)
+        raise ManifestError(
+            f"{where}/{missing:06d}{ext}: missing frame (video {video_id!r} has frames up to {numbers[-1]:06d}); "
+            f"re-run the crop of this video"
+        )
+    return ext, n
+
+
+def scan_frames_folder(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
+    videos = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.startswith(".") or entry.name in IGNORED_NAMES or not entry.is_dir():
+            continue
+        if only_ids is not None and entry.name not in only_ids:
+            continue
+        names = [n for n in os.listdir(entry.path) if not n.startswith(".")]
+        ext, n = _check_frame_names(entry.name, names, str(Path(root) / entry.name))
+        videos.append(ScannedVideo(id=entry.name, path=entry.name, frame_ext=ext, frame_count=n))
+    return videos
+
+
+def scan_zip(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
+    zip_path = Path(root) / ZIP_CONTAINER
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    except zipfile.BadZipFile as e:
+        raise ManifestError(f"{zip_path}: not a readable zip ({e}); re-run the crop with --layout zip") from e
+    per_video: dict[str, list[str]] = {}
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if len(parts) != 2:
+            raise ManifestError(f"{zip_path}: member {name!r} is not <video_id>/<frame>.jpg")
+        per_video.setdefault(parts[0], []).append(parts[1])
+    videos = []
+    for vid in sorted(per_video):
+        if only_ids is not None and vid not in only_ids:
+            continue
+        ext, n = _check_frame_names(vid, per_video[vid], f"{zip_path}:{vid}")
+        videos.append(ScannedVideo(id=vid, path=vid, frame_ext=ext, frame_count=n))
+    return videos
+
+
+def mp4_frame_count_and_rate(path: Path) -> tuple[int, int, int, float | None]:
+    """(frame_count, width, height, fps) of an mp4, decoding only when the container has no count."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate) if stream.average_rate else None
+            count = int(stream.frames or 0)
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if count <= 0:
+                count = sum(1 for _ in container.decode(stream))
+    except (av.error.FFmpegError, IndexError) as e:
+        raise ManifestError(f"{path}: not a readable video ({e}); re-run the crop of this video") from e
+    return count, width, height, rate
+
+
+def scan_mp4(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
+    videos = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if only_ids is not None and Path(entry.name).stem not in only_ids:
+            continue
+        if entry.is_file() and entry.name.lower().endswith(".mp4") and not entry.name.startswith("."):
+            count, _, _, _ = mp4_frame_count_and_rate(Path(entry.path))
+            if count <= 0:
+                raise ManifestError(f"{entry.path}: video has no frames; delete it or re-run the crop")
+            videos.append(ScannedVideo(id=Path(entry.name).stem, path=entry.name, frame_ext=None, frame_count=count))
+    return videos
+
+
+def list_video_ids(root: Path, layout: str) -> set[str]:
+    """Every video id present on disk (no checks): for reporting what a scan left out."""
+    root = Path(root)
+    if layout == "zip":
+        with zipfile.ZipFile(root / ZIP_CONTAINER) as zf:
+            return {n.split("/", 1)[0] for n in zf.namelist() if "/" in n}
+    if layout == "mp4":
+        return {Path(e.name).stem for e in os.scandir(root) if e.is_file() and e.name.lower().endswith(".mp4")}
+    return {e.name for e in os.scandir(root)
+            if e.is_dir() and not e.name.startswith(".") and e.name not in IGNORED_NAMES}
+
+
+def scan_dataset(root: Path, only_ids: set[str] | None = None) -> tuple[str, str | None, list[ScannedVideo]]:
+    """(layout, container, videos) of a prepared dataset root; ``only_ids`` limits the scan to
+    those videos (the crop step's done outputs), leaving anything else on disk unread."""
+    layout = detect_layout(root)
+    if layout == "zip":
+        return layout, ZIP_CONTAINER, scan_zip(root, only_ids)
+    if layout == "mp4":
+        return layout, None, scan_mp4(root, only_ids)
+    return layout, None, scan_frames_folder(root, only_ids)
+
+
+class FrameStore:
+    """Raw bytes of frame files, from a folder layout or a zip (one handle per process)."""
+
+    def __init__(self, root: Path, layout: str, container: str | None = None) -> None:
+        if layout not in ("frames", "zip"):
+            raise ValueError(f"FrameStore reads frame layouts, not {layout!r}")
+        self.root = Path(root)
+        self._root_str = str(self.root)
+        self.layout = layout
+        self.container = container
+        self._zip: zipfile.ZipFile | None = None
+        self._zip_pid: int | None = None
+        self._zip_counts: dict[str, int] | None = None
+        self._open_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_zip"] = None  # never ship an open handle (or a lock) to another process
+        state["_zip_pid"] = None
+        del state["_open_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._open_lock = threading.Lock()
+
+    @property
+    def zip_path(self) -> Path:
+        return self.root / (self.container or ZIP_CONTAINER)
+
+    def _zipfile(self) -> zipfile.ZipFile:
+        """This process's handle (opened on first use; threads share it: zipfile reads are locked)."""
+        if self._zip is None or self._zip_pid != os.getpid():
+            with self._open_lock:
+                if self._zip is None or self._zip_pid != os.getpid():
+                    try:
+                        self._zip = zipfile.ZipFile(self.zip_path)
+                    except (OSError, zipfile.BadZipFile) as e:
+                        raise ManifestError(f"{self.zip_path}: cannot open the dataset zip ({e})") from e
+                    self._zip_pid = os.getpid()
+        return self._zip
+
+    def read(self, video_path: str, frame_name: str) -> bytes:
+        if self.layout == "zip":
+            member = f"{video_path}/{frame_name}"
+            try:
+                return self._zipfile().read(member)
+            except KeyError:
+                raise ManifestError(
+                    f"{self.zip_path}:{member}: missing frame; the manifest does not match the zip, rebuild it "
+                    f"with `styleinv-data manifest {self.root}`"
+                ) from None
+        file_path = os.path.join(self._root_str, video_path, frame_name)  # str join: hot path
+        try:
+            with open(file_path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ManifestError(
+                f"{file_path}: missing frame; the manifest does not match the dataset, rebuild it with "
+                f"`styleinv-data manifest {self.root}`"
+            ) from None
+
+    def count_frames(self, video_path: str) -> int:
+        """How many frame files one video has on disk (for manifest/dataset consistency checks)."""
+        if self.layout == "zip":
+            if self._zip_counts is None:
+                counts: dict[str, int] = {}
+                for name in self._zipfile().namelist():
+                    head, _, tail = name.rpartition("/")
+                    if tail and FRAME_NAME_RE.match(tail):
+                        counts[head] = counts.get(head, 0) + 1
+                self._zip_counts = counts
+            return self._zip_counts.get(video_path, 0)
+        folder = self.root / video_path
+        if not folder.is_dir():
+            return 0
+        return sum(1 for n in os.listdir(folder) if FRAME_NAME_RE.match(n))
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None

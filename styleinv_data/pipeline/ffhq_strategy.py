@@ -1,0 +1,340 @@
+"""Strategy ``ffhq``: stabilised FFHQ alignment of the main face of each video.
+
+Plan: track the main face (:mod:`styleinv_data.crop.track`), average the landmarks of N jittered
+boxes per frame (:mod:`styleinv_data.crop.stabilize`), interpolate short face-less gaps and split
+on long ones, turn landmarks into FFHQ quads (:mod:`styleinv_data.crop.ffhq`), optionally smooth
+them over time (:mod:`styleinv_data.crop.smooth`). Render: warp each frame's quad to the output.
+
+The plan sidecar keeps, per frame, the averaged landmarks, the quad and the box the landmarks were
+measured in (``face_box_xyxy``), so ``--reuse-landmarks`` re-derives quads (new smoothing, new gap
+rules) without running a detector again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from styleinv_data.crop.ffhq import WarpOptions, ffhq_quad, render_quad
+from styleinv_data.crop.plan import CropPlan, FramePlan, Segment
+from styleinv_data.crop.smooth import SMOOTH_METHODS, SmoothOptions, smooth_quads
+from styleinv_data.crop.stabilize import StabilizeOptions
+from styleinv_data.crop.track import FaceObservation, FaceTracker, GapOptions, TrackOptions, fill_gaps
+from styleinv_data.faces import FaceBackendConfig, build_detector, build_landmarker
+
+STRATEGY_NAME = "ffhq"
+
+
+@dataclass
+class FfhqFramePlan(FramePlan):
+    """A :class:`FramePlan` (``quad`` + averaged ``landmarks``) that also records, in the sidecar,
+    the box the landmarks were measured in (``face_box_xyxy``; provenance only, not used to render)."""
+
+    face_box_xyxy: np.ndarray | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.face_box_xyxy is not None:
+            out["face_box_xyxy"] = np.asarray(self.face_box_xyxy, dtype=np.float64).round(3).tolist()
+        return out
+
+# Every option of the strategy (the recipe section `strategies.ffhq` may only use these keys).
+FFHQ_DEFAULTS: dict[str, Any] = {
+    "detector": "dlib",  # dlib | retinaface
+    "landmarker": "dlib",  # dlib | fan | retinaface (5 points from RetinaFace re-run on shifted crops)
+    "device": "cpu",
+    "dlib_weights": None,  # else $STYLEINV_DLIB68_WEIGHTS, else face-recognition-models' file
+    "fan_weights": None,  # else $STYLEINV_FAN_WEIGHTS, else torch hub's checkpoints folder
+    "retinaface_weights": None,  # else $STYLEINV_RETINAFACE_WEIGHTS, else torch hub's checkpoints folder
+    "jitter_runs": 8,  # N landmark runs on jittered boxes, averaged
+    "jitter_shift": 0.05,  # largest box shift, fraction of the box size
+    "landmark_face_px": 320,  # landmarks run on a face crop upscaled to at least this box size (0: off)
+    "seed": 0,
+    "track": True,  # False: detect on every frame (the naive loop)
+    "detect_every": 10,  # verify the track with a detection every K frames
+    "detect_max_side": 320,  # downscale frames to this longer side before detection
+    "detect_upsample": 1,
+    "max_gap": 8,  # interpolate face-less runs up to this many frames
+    "min_segment": 16,  # drop clips shorter than this many frames
+    "smooth": "none",  # none | local_quadratic (recommended) | gaussian (STIT's) | one_euro
+    "smooth_sigma_center": 1.0,
+    "smooth_sigma_axes": 3.0,
+    "pad": True,  # FFHQ reflect-pad + blur where the quad leaves the frame (False: black)
+    # Which sources: every video under INPUT (videos), DeeperForensics' front camera + uniform
+    # light (deeperforensics), or CelebV-HQ clips cut by celebvhq_info.json (celebvhq).
+    "dataset": "videos",
+    "camera_pattern": None,  # deeperforensics: regex on the relative path (None: the built-in rule)
+    "light_pattern": None,
+    "celebvhq_info": "celebvhq_info.json",  # celebvhq: relative to the working directory, then to INPUT
+}
+DATASETS = ("videos", "deeperforensics", "celebvhq")
+
+
+@dataclass(frozen=True)
+class FfhqOptions:
+    faces: FaceBackendConfig
+    stabilize: StabilizeOptions
+    track: TrackOptions
+    gaps: GapOptions
+    smooth: SmoothOptions
+    warp: WarpOptions
+
+    @classmethod
+    def from_dict(cls, options: dict[str, Any], fps: float = 30.0) -> "FfhqOptions":
+        opts = dict(FFHQ_DEFAULTS)
+        unknown = sorted(set(options) - set(opts))
+        if unknown:
+            raise ValueError(f"strategies.ffhq: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(opts))}")
+        opts.update(options)
+        try:
+            faces = FaceBackendConfig(
+                detector=str(opts["detector"]), landmarker=str(opts["landmarker"]), device=str(opts["device"]),
+                dlib_weights=opts["dlib_weights"], fan_weights=opts["fan_weights"],
+                retinaface_weights=opts["retinaface_weights"], detect_max_side=int(opts["detect_max_side"]),
+                detect_upsample=int(opts["detect_upsample"]))
+            stabilize = StabilizeOptions(num_boxes=int(opts["jitter_runs"]), shift_fraction=float(opts["jitter_shift"]),
+                                         seed=int(opts["seed"]), face_px=int(opts["landmark_face_px"]))
+            track = TrackOptions(mode="track" if bool(opts["track"]) else "detect", detect_every=int(opts["detect_every"]))
+            gaps = GapOptions(max_gap=int(opts["max_gap"]), min_segment=int(opts["min_segment"]))
+            smooth = SmoothOptions(method=str(opts["smooth"]), sigma_center=float(opts["smooth_sigma_center"]),  # type: ignore[arg-type]
+                                   sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"strategies.ffhq: {e}") from e
+        return cls(faces, stabilize, track, gaps, smooth, WarpOptions(pad=bool(opts["pad"])))
+
+
+@functools.lru_cache(maxsize=4)
+def _backends(faces: FaceBackendConfig):
+    """Detector and landmarker, built once per process per configuration."""
+    detector = build_detector(faces)
+    return detector, build_landmarker(faces, detector)
+
+
+def backends_for(faces: FaceBackendConfig):
+    return _backends(faces)
+
+
+def saved_face_boxes(sidecar: Path | None) -> dict[int, np.ndarray]:
+    """``face_box_xyxy`` per frame from a plan sidecar's raw JSON (empty when unavailable)."""
+    if sidecar is None or not Path(sidecar).is_file():
+        return {}
+    try:
+        frames = json.loads(Path(sidecar).read_text()).get("frames", [])
+        return {int(f["frame_index"]): np.asarray(f["face_box_xyxy"], dtype=np.float64)
+                for f in frames if f.get("face_box_xyxy") is not None}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def observations_from_plan(plan: CropPlan, boxes: dict[int, np.ndarray] | None = None) -> list[FaceObservation]:
+    """Per-frame observations recovered from a saved plan (interpolated frames count as missing).
+
+    Indices are relative to the plan's span (``stats["span_start"]``, 0 for whole videos).
+    """
+    offset = int(plan.stats.get("span_start", 0))
+    n = int(plan.stats.get("frames", 0)) or (max((f.frame_index - offset for f in plan.frames), default=-1) + 1)
+    boxes = boxes or {}
+    obs = [FaceObservation(i, "none", reason="no face in the saved plan") for i in range(n)]
+    for f in plan.frames:
+        i = f.frame_index - offset
+        if f.landmarks is None or f.source == "interpolated" or not 0 <= i < n:
+            continue
+        obs[i] = FaceObservation(i, "tracked", boxes.get(f.frame_index), f.landmarks)
+    return obs
+
+
+def build_plan(video_id: str, observations: list[FaceObservation], options: FfhqOptions,
+               source_size: tuple[int, int] | None, track_stats: dict[str, Any] | None = None,
+               reused: bool = False) -> CropPlan:
+    """Gaps -> segments -> quads (-> smoothing) -> :class:`CropPlan`."""
+    timeline = fill_gaps(observations, options.gaps)
+    quads: dict[int, np.ndarray] = {}
+    for i, lm in enumerate(timeline.landmarks):
+        if lm is not None:
+            quads[i] = ffhq_quad(lm)
+    for start, stop in timeline.segments:
+        run = np.stack([quads[i] for i in range(start, stop)])
+        for i, q in zip(range(start, stop), smooth_quads(run, options.smooth)):
+            quads[i] = q
+    frames = []
+    for i, lm in enumerate(timeline.landmarks):
+        if lm is None:
+            continue
+        source = timeline.sources[i]
+        frames.append(FfhqFramePlan(i, "reused" if reused and source != "interpolated" else source,  # type: ignore[arg-type]
+                                    quad=quads[i], landmarks=lm, face_box_xyxy=observations[i].box_xyxy
+                                    if source != "interpolated" else None))
+    if len(timeline.segments) == 1:
+        segments = [Segment(video_id, *timeline.segments[0])]
+    else:
+        segments = [Segment(f"{video_id}_s{k}", a, b) for k, (a, b) in enumerate(timeline.segments)]
+    stats: dict[str, Any] = dict(timeline.counts)
+    stats["lost_face"] = sum(1 for d in timeline.dropped if d["reason"].startswith("no face"))
+    stats["dropped"] = timeline.dropped
+    if not segments:
+        stats["reason"] = ("no face found in any frame" if timeline.counts["no_face"] == len(observations)
+                           else f"no face run reaches min_segment={options.gaps.min_segment} frames")
+    if track_stats:
+        stats.update(track_stats)
+    stats["reused_plan"] = reused
+    params = {
+        "faces": dataclasses.asdict(options.faces), "stabilize": dataclasses.asdict(options.stabilize),
+        "track": dataclasses.asdict(options.track), "gaps": dataclasses.asdict(options.gaps),
+        "smooth": dataclasses.asdict(options.smooth), "warp": dataclasses.asdict(options.warp),
+    }
+    return CropPlan(video_id, STRATEGY_NAME, frames, segments, params, stats, source_size)
+
+
+def plan_frames(video_id: str, frames: Iterable[np.ndarray], options: FfhqOptions,
+                source_size: tuple[int, int] | None = None) -> CropPlan:
+    """Plan a video from its frames (streamed once)."""
+    detector, landmarker = backends_for(options.faces)
+    tracker = FaceTracker(detector, landmarker, options.stabilize, options.track)
+    size_seen: list[tuple[int, int]] = []
+
+    def remember_size(it: Iterable[np.ndarray]):
+        for frame in it:
+            if not size_seen:
+                size_seen.append((int(frame.shape[1]), int(frame.shape[0])))
+            yield frame
+
+    observations = tracker.run(remember_size(frames))
+    stats = dataclasses.asdict(tracker.stats)
+    return build_plan(video_id, observations, options, source_size or (size_seen[0] if size_seen else None), stats)
+
+
+def shift_plan(plan: CropPlan, offset: int) -> CropPlan:
+    """The plan of a span starting at source frame ``offset`` in source frame numbers."""
+    if offset == 0:
+        return plan
+    for f in plan.frames:
+        f.frame_index += offset
+    plan.segments = [Segment(s.out_id, s.start + offset, s.stop + offset) for s in plan.segments]
+    for d in plan.stats.get("dropped", []):
+        d["start"] += offset
+        d["stop"] += offset
+    plan.stats["span_start"] = offset
+    return plan
+
+
+def discover_ffhq_tasks(options: dict[str, Any], recipe: Any) -> list:
+    dataset = options.get("dataset") or "videos"
+    if dataset == "deeperforensics":
+        from styleinv_data.sources.deeperforensics import discover_deeperforensics  # noqa: PLC0415
+
+        return discover_deeperforensics(options, recipe)
+    if dataset == "celebvhq":
+        from styleinv_data.sources.celebvhq import discover_celebvhq  # noqa: PLC0415
+
+        return discover_celebvhq(options, recipe)
+    if dataset != "videos":
+        from styleinv_data.pipeline.recipe import RecipeError  # noqa: PLC0415
+
+        raise RecipeError(f"strategies.ffhq.dataset={dataset!r}: use one of {', '.join(DATASETS)}")
+    from styleinv_data.pipeline.tasks import discover_sources  # noqa: PLC0415
+
+    return discover_sources(recipe)
+
+
+class FfhqStrategy:
+    """The ``ffhq`` crop strategy (see the module docstring)."""
+
+    name = STRATEGY_NAME
+
+    def __init__(self, options: dict[str, Any], recipe: Any = None) -> None:
+        self.raw_options = dict(options)
+        self.options = FfhqOptions.from_dict(self.raw_options)
+
+    def plan(self, video_id: str, video_path: Path, **inputs: Any) -> CropPlan:
+        """Plan a video; with ``start_sec``/``end_sec`` inputs (CelebV-HQ clips) only that span."""
+        info = inputs.get("info")
+        fps = float(getattr(info, "fps", 0.0) or 30.0)
+        options = dataclasses.replace(self.options, smooth=dataclasses.replace(self.options.smooth, fps=fps))
+        size = (int(info.width), int(info.height)) if info is not None else None
+        previous = inputs.get("previous_plan")
+        if previous is not None and previous.strategy == STRATEGY_NAME:
+            boxes = saved_face_boxes(self._sidecar(inputs.get("recipe"), video_id))
+            offset = int(previous.stats.get("span_start", 0))
+            boxes = {i - offset: b for i, b in boxes.items()}
+            plan = build_plan(video_id, observations_from_plan(previous, boxes), options,
+                              size or previous.source_size, reused=True)
+            return shift_plan(plan, offset)
+        open_frames = inputs.get("open_frames")
+        if open_frames is None:
+            from styleinv_data.io.source import iter_source_frames  # noqa: PLC0415
+
+            frames = iter_source_frames(video_path, info=info)
+        else:
+            frames = open_frames()
+        if inputs.get("start_sec") is None:
+            return plan_frames(video_id, frames, options, size)
+        from styleinv_data.sources.celebvhq import span_to_frames  # noqa: PLC0415
+
+        start, stop = span_to_frames(float(inputs["start_sec"]), float(inputs["end_sec"]), fps,
+                                     getattr(info, "num_frames", None))
+        span = (frame for i, frame in enumerate(frames) if start <= i < stop)
+        if start >= stop:
+            span = iter(())
+        plan = plan_frames(video_id, itertools.islice(span, stop - start), options, size)
+        return shift_plan(plan, start)
+
+    @staticmethod
+    def _sidecar(recipe: Any, video_id: str) -> Path | None:
+        root = getattr(getattr(recipe, "output", None), "root", None)
+        if not root:
+            return None
+        try:
+            from styleinv_data.pipeline.status import plan_path  # noqa: PLC0415
+        except ImportError:  # pragma: no cover
+            return None
+        return plan_path(Path(root), video_id)
+
+    def render(self, frame_rgb: np.ndarray, frame_plan: FramePlan, size: int) -> np.ndarray:
+        if frame_plan.quad is None:
+            raise ValueError(f"frame {frame_plan.frame_index}: the ffhq strategy needs a quad in the plan")
+        return render_quad(frame_rgb, frame_plan.quad, size, self.options.warp)
+
+
+def make_ffhq_strategy(options: dict[str, Any], recipe: Any) -> FfhqStrategy:
+    return FfhqStrategy(options, recipe)
+
+
+def register() -> None:
+    """Register ``ffhq`` with the crop pipeline (called when :mod:`styleinv_data.crop.ffhq` is imported)."""
+    import click  # noqa: PLC0415
+
+    from styleinv_data.pipeline.strategies import StrategyFlag, register_strategy  # noqa: PLC0415
+
+    register_strategy(
+        STRATEGY_NAME,
+        factory=make_ffhq_strategy,
+        defaults=FFHQ_DEFAULTS,
+        flags=[
+            StrategyFlag("--detector", "detector", "ffhq: face detector", type=click.Choice(["dlib", "retinaface"])),
+            StrategyFlag("--landmarker", "landmarker", "ffhq: landmarker",
+                         type=click.Choice(["dlib", "fan", "retinaface"])),
+            StrategyFlag("--jitter-runs", "jitter_runs", "ffhq: landmark runs on jittered boxes, averaged (N)", type=int),
+            StrategyFlag("--jitter-shift", "jitter_shift", "ffhq: largest box shift, fraction of the box", type=float),
+            StrategyFlag("--jitter-seed", "seed", "ffhq: seed of the box jitter", type=int),
+            StrategyFlag("--smooth", "smooth", "ffhq: temporal smoothing of the quad",
+                         type=click.Choice(list(SMOOTH_METHODS))),
+            StrategyFlag("--detect-every", "detect_every", "ffhq: verify the face track every K frames", type=int),
+            StrategyFlag("--dlib-weights", "dlib_weights", "ffhq: dlib 68-point shape predictor file"),
+            StrategyFlag("--fan-weights", "fan_weights", "ffhq: FAN 2DFAN4 weights file"),
+            StrategyFlag("--retinaface-weights", "retinaface_weights", "ffhq: RetinaFace ResNet-50 weights file"),
+            StrategyFlag("--face-device", "device", "ffhq: torch device for fan/retinaface"),
+            StrategyFlag("--celebvhq-info", "celebvhq_info", "ffhq: CelebV-HQ celebvhq_info.json (dataset celebvhq)"),
+        ],
+        discover=discover_ffhq_tasks,
+        description="FFHQ alignment from landmarks, stabilised by jittered-box averaging and face tracking",
+    )
+
+
+register()

@@ -1,0 +1,237 @@
+"""Strategy ``mask``: FaceForensics-style face masks -> per-frame box -> Algorithm 1 square.
+
+The mask of video ``<root>/<video_dir>/<stem>.<ext>`` is ``<root>/<mask_dir>/<stem>.<any video ext>``
+(``mask_layout: videos``) or the frame folder ``<root>/<mask_dir>/<stem>/`` (``mask_layout: frames``).
+Frames whose mask is empty, or missing because the mask video is shorter, get a box interpolated
+from their neighbours (the nearest one at the ends) and are counted; no frame is dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+import numpy as np
+
+from styleinv_data.crop.plan import CropPlan, FramePlan, Segment
+from styleinv_data.crop.square import BoxXYXY, fill_missing_boxes, leaves_image, square_from_box
+from styleinv_data.io.probe import VIDEO_EXTENSIONS, VideoInfo, probe_source
+from styleinv_data.io.source import iter_source_frames
+from styleinv_data.masks import MaskRule, mask_to_box
+from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
+from styleinv_data.pipeline.square_crop import SquareRenderer, count_outside, squares_for_mode
+from styleinv_data.pipeline.strategies import StrategyFlag, register_strategy
+from styleinv_data.pipeline.tasks import VideoTask, discover_sources
+
+MASK_DEFAULTS: dict[str, Any] = {
+    "mask_dir": "mask",  # relative to the input root
+    "mask_layout": "videos",  # videos | frames
+    "polarity": "dark",  # dark: the face is the dark part (StyleGAN-V's script); bright: the light part
+    "rule": "projection",  # projection (StyleGAN-V) | pixel
+    "threshold": 5.0,
+    "projection_channels": 3,
+}
+
+
+def _mask_rule(options: dict[str, Any]) -> MaskRule:
+    try:
+        return MaskRule(
+            polarity=options["polarity"],
+            rule=options["rule"],
+            threshold=float(options["threshold"]),
+            projection_channels=int(options["projection_channels"]),
+        )
+    except (ValueError, TypeError) as e:
+        raise RecipeError(f"strategies.mask: {e}") from e
+
+
+def find_mask(mask_root: Path, video_id: str, layout: str) -> Path | None:
+    if layout == "frames":
+        folder = mask_root / video_id
+        return folder if folder.is_dir() else None
+    for ext in VIDEO_EXTENSIONS:
+        for candidate in (mask_root / f"{video_id}{ext}", mask_root / f"{video_id}{ext.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def discover_mask_tasks(options: dict[str, Any], recipe: CropRecipe) -> list[VideoTask]:
+    if options["mask_layout"] not in ("videos", "frames"):
+        raise RecipeError(f"strategies.mask.mask_layout={options['mask_layout']!r}: use videos or frames")
+    _mask_rule(options)
+    tasks = discover_sources(recipe)
+    mask_root = Path(recipe.input.root or ".") / options["mask_dir"]
+    if not mask_root.is_dir():
+        raise RecipeError(f"{mask_root}: mask folder not found (strategies.mask.mask_dir={options['mask_dir']!r}; --mask-dir)")
+    mask_resolved = mask_root.resolve()
+    kept = []
+    for task in tasks:
+        if task.source.resolve().parent == mask_resolved or task.source.resolve() == mask_resolved:
+            continue  # video_dir == mask_dir's parent: do not treat masks as videos
+        mask = find_mask(mask_root, task.video_id, options["mask_layout"])
+        task.inputs["mask_path"] = str(mask) if mask else None
+        task.inputs["mask_root"] = str(mask_root)
+        kept.append(task)
+    return kept
+
+
+class MaskStrategy(SquareRenderer):
+    name = "mask"
+
+    def __init__(self, options: dict[str, Any], recipe: CropRecipe) -> None:
+        super().__init__(recipe.crop)
+        self.options = options
+        self.rule = _mask_rule(options)
+        self.crop = recipe.crop
+        self.decode_threads = recipe.run.decode_threads
+
+    def params(self) -> dict[str, Any]:
+        return {"mask": dataclasses.asdict(self.rule), "mask_layout": self.options["mask_layout"], **dataclasses.asdict(self.crop)}
+
+    def _mask_boxes(self, mask_path: Path, info: VideoInfo) -> tuple[list[BoxXYXY | None], int]:
+        """Per-frame raw boxes (None = empty/missing) in *video* pixels, and the number of mask frames."""
+        mask_info = probe_source(mask_path)
+        sx, sy = info.width / mask_info.width, info.height / mask_info.height
+        boxes: list[BoxXYXY | None] = [None] * info.num_frames
+        count = 0
+        frames: Iterator[np.ndarray] = iter_source_frames(mask_path, gray=True, threads=self.decode_threads, info=mask_info)
+        for i, mask in enumerate(frames):
+            count += 1
+            if i >= info.num_frames:
+                continue  # a mask longer than its video: counted, ignored
+            box = mask_to_box(mask, self.rule)
+            if box is not None and (sx != 1 or sy != 1):
+                box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+            boxes[i] = box
+        return boxes, count
+
+    def plan_stream(self, video_id: str, video_path: Path, **inputs: Any):
+        """Single-pass planning for ``per-frame`` boxes: yields each frame's plan in order while the mask
+        is decoded alongside the video (the runner zips the two), looking ahead over empty/missing masks
+        only as far as the next mask with a face. Returns ``None`` when a full pass is needed (other
+        box modes, a reused plan). The finished :class:`CropPlan` is ``self.streamed_plan`` afterwards."""
+        if self.crop.box_mode != "per-frame" or inputs.get("previous_plan") is not None or not inputs.get("mask_path"):
+            return None
+        return self._stream(video_id, Path(inputs["mask_path"]), inputs["info"])
+
+    def _stream(self, video_id: str, mask_path: Path, info: VideoInfo) -> Iterator[FramePlan]:
+        n = info.num_frames
+        mask_info = probe_source(mask_path)
+        sx, sy = info.width / mask_info.width, info.height / mask_info.height
+        frames: list[FramePlan] = []
+        pending: list[int] = []  # frames waiting for the next known box
+        last: BoxXYXY | None = None
+        counts = {"mask_frames": 0, "empty_mask": 0}
+        outside = 0
+
+        def emit(i: int, box: BoxXYXY, source: str) -> FramePlan:
+            nonlocal outside
+            square = square_from_box(box)
+            outside += leaves_image(square, info.width, info.height)
+            plan = FramePlan(i, source, box_xyxy=square)  # type: ignore[arg-type]
+            frames.append(plan)
+            return plan
+
+        masks = iter_source_frames(mask_path, gray=True, threads=self.decode_threads, info=mask_info)
+        try:
+            for i, mask in enumerate(masks):
+                counts["mask_frames"] += 1
+                if i >= n:
+                    continue
+                box = mask_to_box(mask, self.rule)
+                if box is None:
+                    counts["empty_mask"] += 1
+                    pending.append(i)
+                    continue
+                if sx != 1 or sy != 1:
+                    box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+                if pending:
+                    if last is None:  # before the first face: reuse the nearest box
+                        fills: list[BoxXYXY] = [box] * len(pending)
+                    else:  # between two faces: linear interpolation, as fill_missing_boxes does
+                        fills = fill_missing_boxes([last, *([None] * len(pending)), box])[0][1:-1]
+                    for j, fb in zip(pending, fills):
+                        yield emit(j, fb, "interpolated")
+                    pending = []
+                last = box
+                yield emit(i, box, "mask")
+        finally:
+            if hasattr(masks, "close"):
+                masks.close()
+        missing = max(0, n - counts["mask_frames"])
+        pending += list(range(counts["mask_frames"], n))
+        if last is None:
+            raise ValueError(
+                f"{mask_path}: mask is empty in all {n} frames (polarity={self.rule.polarity}, rule={self.rule.rule}, "
+                f"threshold={self.rule.threshold}); check --polarity/--threshold"
+            )
+        for j in pending:
+            yield emit(j, last, "interpolated")
+        stats = {
+            "frames": n,
+            "mask_frames": counts["mask_frames"],
+            "empty_mask": counts["empty_mask"],
+            "missing_mask": missing,
+            "extra_mask_frames": max(0, counts["mask_frames"] - n),
+            "interpolated": sum(1 for f in frames if f.source == "interpolated"),
+            "square_outside_image": outside,
+        }
+        self.streamed_plan = CropPlan(video_id, self.name, frames, [Segment(video_id, 0, n)], self.params(), stats, (info.width, info.height))
+
+    def plan(self, video_id: str, video_path: Path, **inputs: Any) -> CropPlan:
+        info: VideoInfo = inputs["info"]
+        n = info.num_frames
+        if n <= 0:
+            raise ValueError(f"{video_path}: no frames")
+        previous: CropPlan | None = inputs.get("previous_plan")
+        if previous is not None and len(previous.frames) == n and all(f.box_xyxy for f in previous.frames):
+            frames = [FramePlan(f.frame_index, f.source, box_xyxy=f.box_xyxy) for f in previous.frames]
+            stats = dict(previous.stats, reused_plan=True)
+            return CropPlan(video_id, self.name, frames, [Segment(video_id, 0, n)], self.params(), stats, (info.width, info.height))
+        mask_path = inputs.get("mask_path")
+        if not mask_path:
+            raise FileNotFoundError(
+                f"no mask for {video_id} in {inputs.get('mask_root')} (layout {self.options['mask_layout']}; masks match videos by stem)"
+            )
+        boxes, mask_frames = self._mask_boxes(Path(mask_path), info)
+        missing = max(0, n - mask_frames)
+        empty = sum(1 for b in boxes[: min(n, mask_frames)] if b is None)
+        if empty + missing == n:
+            raise ValueError(
+                f"{mask_path}: mask is empty in all {n} frames (polarity={self.rule.polarity}, rule={self.rule.rule}, "
+                f"threshold={self.rule.threshold}); check --polarity/--threshold"
+            )
+        filled, was_filled = fill_missing_boxes(boxes)
+        squares = squares_for_mode(filled, self.crop)
+        frames = [
+            FramePlan(i, "interpolated" if was_filled[i] else "mask", box_xyxy=squares[i]) for i in range(n)
+        ]
+        stats = {
+            "frames": n,
+            "mask_frames": mask_frames,
+            "empty_mask": empty,
+            "missing_mask": missing,
+            "extra_mask_frames": max(0, mask_frames - n),
+            "interpolated": sum(was_filled),
+            "square_outside_image": count_outside(squares, info.width, info.height),
+        }
+        return CropPlan(video_id, self.name, frames, [Segment(video_id, 0, n)], self.params(), stats, (info.width, info.height))
+
+
+register_strategy(
+    "mask",
+    factory=lambda options, recipe: MaskStrategy(options, recipe),
+    defaults=MASK_DEFAULTS,
+    flags=[
+        StrategyFlag("--mask-dir", "mask_dir", "[mask] mask folder, relative to INPUT (default: mask)."),
+        StrategyFlag("--mask-layout", "mask_layout", "[mask] masks are videos or frame folders.", type=click.Choice(["videos", "frames"])),
+        StrategyFlag("--polarity", "polarity", "[mask] the face is the dark or the bright part of the mask.", type=click.Choice(["dark", "bright"])),
+        StrategyFlag("--mask-rule", "rule", "[mask] projection (StyleGAN-V) or per-pixel threshold.", type=click.Choice(["projection", "pixel"])),
+        StrategyFlag("--threshold", "threshold", "[mask] face threshold (default 5).", type=float),
+    ],
+    discover=discover_mask_tasks,
+    description="FaceForensics masks -> bounding box -> Algorithm 1 square (TGANv2/StyleGAN-V)",
+)

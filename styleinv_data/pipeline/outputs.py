@@ -1,0 +1,87 @@
+"""Per-segment output sinks for the three layouts, and the final ``frames.zip`` assembly."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from styleinv_data.io.writers import ClipSink, FolderSink, Mp4Sink, ThreadedSink, ZipShardSink, remove_path
+from styleinv_data.pipeline.recipe import CropRecipe
+from styleinv_data.pipeline.status import partial_dir, shard_dir
+
+ZIP_NAME = "frames.zip"
+RENDER_WORKERS = 2  # threads rendering + encoding one clip's frames when the strategy allows it (parallel_render)
+
+
+def final_output_path(recipe: CropRecipe, out_root: Path, out_id: str) -> Path:
+    layout = recipe.output.layout
+    if layout == "frames":
+        return out_root / out_id
+    if layout == "mp4":
+        return out_root / f"{out_id}.mp4"
+    return shard_dir(out_root) / f"{out_id}.zip"  # zip: one shard per clip, merged at the end of the run
+
+
+def open_sink(
+    recipe: CropRecipe, out_root: Path, out_id: str, fps: float | None, render=None, render_workers: int = 1
+) -> ClipSink:
+    """The segment's sink. With ``render`` (``(frame, frame_plan) -> image``) and ``run.writer_thread``,
+    the sink takes ``(frame, frame_plan)`` pairs and renders, encodes and writes in background threads:
+    ``render_workers`` threads render + encode (``render`` must then be thread-safe), one writes in order."""
+    out = recipe.output
+    final = final_output_path(recipe, out_root, out_id)
+    partial = partial_dir(out_root)
+    partial.mkdir(parents=True, exist_ok=True)
+    sink: ClipSink
+    if out.layout == "frames":
+        sink = FolderSink(final, partial / out_id, out.image_format, out.jpeg_quality)
+    elif out.layout == "zip":
+        final.parent.mkdir(parents=True, exist_ok=True)
+        remove_path(partial / f"{out_id}.zip")
+        sink = ZipShardSink(final, partial / f"{out_id}.zip", out_id, out.image_format, out.jpeg_quality)
+    else:
+        remove_path(partial / f"{out_id}.mp4")
+        sink = Mp4Sink(final, partial / f"{out_id}.mp4", out.size, fps, crf=out.mp4_crf)
+    if render is not None:
+        if recipe.run.writer_thread:
+            return ThreadedSink(sink, transform=lambda item: render(*item), workers=render_workers)
+        return _RenderingSink(sink, render)
+    if recipe.run.writer_thread:
+        sink = ThreadedSink(sink)
+    return sink
+
+
+class _RenderingSink:
+    """Same interface as the threaded one, rendering in the caller's thread."""
+
+    def __init__(self, sink: ClipSink, render) -> None:
+        self.sink, self.render = sink, render
+
+    def write(self, item) -> None:
+        self.sink.write(self.render(*item))
+
+    def commit(self) -> int:
+        return self.sink.commit()
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+def remove_outputs(recipe: CropRecipe, out_root: Path, out_ids: list[str]) -> None:
+    for out_id in out_ids:
+        remove_path(final_output_path(recipe, out_root, out_id))
+
+
+def assemble_zip(out_root: Path, out_ids: list[str]) -> Path:
+    """Merge the clip shards into ``OUT/frames.zip`` (written as ``.tmp`` then renamed)."""
+    final = out_root / ZIP_NAME
+    tmp = out_root / (ZIP_NAME + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as dst:
+        for out_id in sorted(out_ids):
+            shard = shard_dir(out_root) / f"{out_id}.zip"
+            with zipfile.ZipFile(shard) as src:
+                for info in src.infolist():
+                    dst.writestr(info, src.read(info))
+    os.replace(tmp, final)
+    return final

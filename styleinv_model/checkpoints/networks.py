@@ -1,0 +1,49 @@
+"""Rebuild our StyleGAN2 networks from a checkpoint and save them back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from styleinv_model.checkpoints.safetensors_io import Checkpoint, load_checkpoint
+from styleinv_model.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+_BUILDERS = {
+    "Generator": lambda values: Generator(GeneratorConfig.from_dict(values)),
+    "Discriminator": lambda values: Discriminator(DiscriminatorConfig.from_dict(values)),
+}
+
+
+def build_module(entry: dict[str, Any], name: str, path: Path) -> nn.Module:
+    """A fresh network from a checkpoint's module entry {"class", "config"}."""
+    builder = _BUILDERS.get(entry.get("class", ""))
+    if builder is None or entry.get("config") is None:
+        raise ValueError(f"{path}: module {name!r} of class {entry.get('class')!r} cannot be rebuilt here "
+                         f"(known: {sorted(_BUILDERS)}); load its state dict yourself from load_checkpoint()")
+    return builder(entry["config"])
+
+
+def load_networks(path: str | Path, names: list[str] | None = None,
+                  device: str | torch.device = "cpu") -> dict[str, nn.Module]:
+    """{name: network} rebuilt from the stored configs with the stored weights (eval mode)."""
+    checkpoint: Checkpoint = load_checkpoint(path)
+    wanted = names if names is not None else [n for n, e in checkpoint.module_configs.items() if e.get("class") in _BUILDERS]
+    networks = {}
+    for name in wanted:
+        if name not in checkpoint.module_configs:
+            raise KeyError(f"{path} holds no module {name!r}; it holds {sorted(checkpoint.module_configs)}")
+        module = build_module(checkpoint.module_configs[name], name, checkpoint.path)
+        module.load_state_dict(checkpoint.state_dicts[name], strict=True)
+        networks[name] = module.eval().requires_grad_(False).to(device)
+    return networks
+
+
+def load_generator(path: str | Path, name: str = "G_ema", device: str | torch.device = "cpu") -> Generator:
+    """The generator `name` (default the EMA generator) of a checkpoint."""
+    module = load_networks(path, [name], device)[name]
+    if not isinstance(module, Generator):
+        raise TypeError(f"{path}: module {name!r} is a {type(module).__name__}, not a Generator")
+    return module

@@ -1,0 +1,80 @@
+"""StyleInV checkpoints: one safetensors file (our checkpoint format, JSON config in its metadata).
+
+Modules stored: ``G`` (the frozen image generator, rebuilt from its own config), ``temporal_style``,
+``encoder`` and optionally ``D_video``; the config holds ``{"kind": "styleinv", "styleinv": ...}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from styleinv_model.styleinv.generator import StyleInVConfig, StyleInVGenerator
+from styleinv_model.styleinv.video_discriminator import VideoDiscriminator
+
+KIND = "styleinv"
+IMAGE_GENERATOR_NAMES = ("G", "G_ema")
+
+
+def save_styleinv(
+    path: str | Path,
+    model: StyleInVGenerator,
+    *,
+    discriminator: VideoDiscriminator | None = None,
+    extra_config: dict[str, Any] | None = None,
+) -> Path:
+    """Write the StyleInV generator (with its image generator) and optionally D to ``path``."""
+    from styleinv_model.checkpoints.safetensors_io import save_checkpoint
+
+    modules: dict[str, nn.Module] = {
+        "G": model.image_generator,
+        "temporal_style": model.temporal_style,
+        "encoder": model.encoder,
+    }
+    config = model.config
+    if discriminator is not None:
+        modules["D_video"] = discriminator
+        config = StyleInVConfig(temporal=config.temporal, encoder=config.encoder, discriminator=discriminator.config)
+    payload = {"kind": KIND, "styleinv": config.to_dict(), **(extra_config or {})}
+    return save_checkpoint(path, modules, payload)
+
+
+def load_styleinv(path: str | Path, device: str | torch.device = "cpu") -> StyleInVGenerator:
+    """Rebuild a StyleInVGenerator (eval mode, no gradients) from a checkpoint written by save_styleinv."""
+    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    names = set(checkpoint.module_configs)
+    if checkpoint.config.get("kind") != KIND or not {"temporal_style", "encoder"} <= names:
+        raise ValueError(
+            f"{path} holds no trained StyleInV networks (modules: {sorted(names)}): pass a checkpoint from StyleInV "
+            "training, or use --image-only for an image-generator checkpoint"
+        )
+    g_name = next((n for n in IMAGE_GENERATOR_NAMES if n in names), None)
+    if g_name is None:
+        raise ValueError(f"{path} holds no image generator ('G' or 'G_ema'); modules: {sorted(names)}")
+    image_generator = build_module(checkpoint.module_configs[g_name], g_name, checkpoint.path)
+    image_generator.load_state_dict(checkpoint.state_dicts[g_name], strict=True)
+    model = StyleInVGenerator(image_generator, StyleInVConfig.from_dict(checkpoint.config["styleinv"]))
+    model.temporal_style.load_state_dict(checkpoint.state_dicts["temporal_style"], strict=True)
+    model.encoder.load_state_dict(checkpoint.state_dicts["encoder"], strict=True)
+    return model.eval().requires_grad_(False).to(device)
+
+
+def load_image_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The image generator of a StyleInV or StyleGAN2 checkpoint (prefers G_ema, then G)."""
+    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    names = set(checkpoint.module_configs)
+    for name in ("G_ema", "G"):
+        if name in names:
+            generator = build_module(checkpoint.module_configs[name], name, checkpoint.path)
+            generator.load_state_dict(checkpoint.state_dicts[name], strict=True)
+            return generator.eval().requires_grad_(False).to(device)
+    raise ValueError(f"{path} holds no image generator ('G_ema' or 'G'); modules: {sorted(names)}")

@@ -1,0 +1,75 @@
+"""Temporal smoothing of quads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from styleinv_data.crop.ffhq import axes_from_quad, quad_from_axes
+from styleinv_data.crop.smooth import SmoothOptions, local_polynomial_smooth, smooth_quads
+
+
+def quads_along(centres: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    return np.stack([quad_from_axes(c, x) for c, x in zip(centres, xs)])
+
+
+def noisy_motion(n: int = 60, seed: int = 0):
+    t = np.arange(n, dtype=np.float64)
+    centres = np.stack([100 + 2.0 * t + 0.05 * t ** 2, 80 - 1.0 * t], 1)
+    xs = np.stack([60 + 0.2 * t, 5 + 0.05 * t], 1)
+    rng = np.random.default_rng(seed)
+    return quads_along(centres, xs), quads_along(centres + rng.normal(0, 1.0, centres.shape),
+                                                 xs + rng.normal(0, 0.5, xs.shape))
+
+
+def test_local_quadratic_keeps_quadratic_motion_exactly():
+    clean, _ = noisy_motion()
+    np.testing.assert_allclose(smooth_quads(clean, SmoothOptions("local_quadratic", 2.0, 3.0)), clean, atol=1e-8)
+
+
+def test_plain_gaussian_rounds_off_accelerating_motion_local_quadratic_does_not():
+    t = np.arange(40, dtype=np.float64)
+    signal = np.stack([np.where(t < 20, 0.0, (t - 20) ** 2 * 0.5), t], 1)
+    lq = local_polynomial_smooth(signal, 1.0)
+    from styleinv_data.crop.smooth import gaussian_smooth
+
+    g = gaussian_smooth(signal, 3.0)
+    assert np.abs(g - signal)[25:35, 0].max() > 3 * np.abs(lq - signal)[25:35, 0].max()
+
+
+@pytest.mark.parametrize("method", ["gaussian", "local_quadratic"])
+def test_smoothing_reduces_frame_to_frame_jitter(method):
+    clean, noisy = noisy_motion()
+    smoothed = smooth_quads(noisy, SmoothOptions(method))
+
+    def d2(q):
+        e = q - clean
+        return np.sqrt(np.mean((e[2:] - 2 * e[1:-1] + e[:-2]) ** 2))
+
+    assert d2(smoothed) < 0.6 * d2(noisy)
+
+
+def test_smoothed_quads_stay_squares():
+    _, noisy = noisy_motion()
+    for q in smooth_quads(noisy, SmoothOptions("gaussian")):
+        c, x = axes_from_quad(q)
+        np.testing.assert_allclose(q, quad_from_axes(c, x), atol=1e-9)
+
+
+def test_none_is_identity_and_bad_method_is_rejected():
+    _, noisy = noisy_motion(10)
+    np.testing.assert_array_equal(smooth_quads(noisy, SmoothOptions()), noisy)
+    with pytest.raises(ValueError, match="smooth method 'box'"):
+        SmoothOptions("box")  # type: ignore[arg-type]
+
+
+def test_one_euro_smooths_a_still_face_and_follows_a_moving_one():
+    rng = np.random.default_rng(1)
+    n = 60
+    still = quads_along(np.full((n, 2), 100.0) + rng.normal(0, 1.0, (n, 2)), np.tile([60.0, 0.0], (n, 1)))
+    smoothed = smooth_quads(still, SmoothOptions("one_euro"))
+    assert np.std(smoothed[:, 0, 0]) < 0.5 * np.std(still[:, 0, 0])
+    t = np.arange(n, dtype=np.float64)
+    moving = quads_along(np.stack([100 + 10 * t, 100 + 0 * t], 1), np.tile([60.0, 0.0], (n, 1)))
+    followed = smooth_quads(moving, SmoothOptions("one_euro"))
+    np.testing.assert_allclose(followed[3:-3], moving[3:-3], atol=0.5)  # no lag away from the clip ends

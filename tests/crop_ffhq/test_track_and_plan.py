@@ -1,0 +1,165 @@
+"""Tracking, gaps, main-face choice and determinism of the FFHQ plan on small synthetic videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from styleinv_data.crop.ffhq import apply_affine, ffhq_quad, render_quad
+from styleinv_data.crop.stabilize import StabilizeOptions, stabilized_landmarks
+from styleinv_data.crop.track import FaceObservation, GapOptions, fill_gaps
+from styleinv_data.faces.dlib_backend import DlibHogDetector, DlibLandmarker
+from styleinv_data.pipeline.ffhq_strategy import FfhqOptions, plan_frames
+
+SMALL = {"min_segment": 8, "detect_max_side": 320}
+
+
+def options(**extra) -> FfhqOptions:
+    return FfhqOptions.from_dict({**SMALL, **extra})
+
+
+@pytest.fixture(scope="module")
+def reference_quad(astronaut_face):
+    """The face's quad in the photo, from 32 jittered runs (the ground truth for the moving clip)."""
+    face = DlibHogDetector(max_side=0).detect(astronaut_face)[0]
+    lm = stabilized_landmarks(astronaut_face, face.box_xyxy, DlibLandmarker(),
+                              StabilizeOptions(num_boxes=32, shift_fraction=0.05, seed=1, face_px=320), 0)
+    return ffhq_quad(lm.landmarks)
+
+
+def quads_of(plan) -> dict[int, np.ndarray]:
+    return {f.frame_index: f.quad for f in plan.frames}
+
+
+def test_tracking_follows_the_face_and_detects_rarely(moving_face_frames, astronaut_face, face_placer, reference_quad):
+    plan = plan_frames("clip", moving_face_frames, options())
+    assert [(s.out_id, s.start, s.stop) for s in plan.segments] == [("clip", 0, 40)]
+    assert plan.stats["detections_run"] <= 40 // 10 + 2
+    assert plan.stats["tracked"] >= 38
+    errors = []
+    for i in range(40):
+        _, m = face_placer(astronaut_face, (130 + 1.5 * i, 120 + 0.5 * np.sin(i / 6)), 0.9, 4 * np.sin(i / 10), 320, 240)
+        truth = apply_affine(m, reference_quad)
+        side = np.hypot(*(truth[3] - truth[0]))
+        errors.append(np.hypot(*(quads_of(plan)[i] - truth).T).mean() * 256 / side)
+    assert np.mean(errors) < 2.5  # output pixels at 256
+
+
+def test_a_video_without_a_face_has_no_output_and_a_reason():
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(120, 30, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(12)]
+    plan = plan_frames("empty", frames, options())
+    assert plan.segments == []
+    assert plan.frames == []
+    assert plan.stats["reason"] == "no face found in any frame"
+    assert plan.stats["no_face"] == 12
+
+
+def test_face_leaving_and_reentering_splits_the_video(astronaut_face, face_placer):
+    frames = []
+    for i in range(50):
+        if i < 16:
+            x = 150.0
+        elif i < 20:
+            x = 150.0 - 40.0 * (i - 15)  # slides out to the left
+        elif i < 34:
+            x = -400.0  # gone
+        else:
+            x = 150.0
+        frames.append(face_placer(astronaut_face, (x, 120), 0.9, 0.0, 320, 240)[0])
+    plan = plan_frames("in_out", frames, options())
+    spans = [(s.out_id, s.start, s.stop) for s in plan.segments]
+    assert len(spans) == 2, spans
+    assert spans[0][0] == "in_out_s0" and spans[1][0] == "in_out_s1"
+    assert spans[0][1] == 0 and 15 <= spans[0][2] <= 20
+    assert 34 <= spans[1][1] <= 36 and spans[1][2] == 50
+    gap = [d for d in plan.stats["dropped"] if d["start"] <= 25 < d["stop"]]
+    assert gap and gap[0]["reason"].startswith("no face")
+    kept = {i for s in plan.segments for i in range(s.start, s.stop)}
+    assert not kept & set(range(20, 34))
+
+
+def test_short_gap_is_interpolated(moving_face_frames):
+    frames = list(moving_face_frames)
+    for i in (15, 16, 17):
+        frames[i] = np.full_like(frames[i], 40)
+    plan = plan_frames("gap", frames, options())
+    assert [(s.start, s.stop) for s in plan.segments] == [(0, 40)]
+    sources = {f.frame_index: f.source for f in plan.frames}
+    assert [sources[i] for i in (15, 16, 17)] == ["interpolated"] * 3
+    q = quads_of(plan)
+    np.testing.assert_allclose(q[16], (q[14] + q[18]) / 2, atol=0.05)  # landmarks are interpolated linearly
+
+
+def test_main_face_is_the_large_one_even_with_a_second_face(astronaut_face, face_placer):
+    frames = []
+    for i in range(24):
+        big, _ = face_placer(astronaut_face, (110 + i, 130), 0.9, 0.0, 360, 260)
+        small, _ = face_placer(astronaut_face, (285, 80), 0.55, 0.0, 360, 260)
+        frame = big.copy()
+        frame[:, 215:] = small[:, 215:]
+        frames.append(frame)
+    det = DlibHogDetector(max_side=0).detect(frames[0])
+    assert len(det) == 2  # both faces are there
+    plan = plan_frames("two", frames, options())
+    assert [(s.start, s.stop) for s in plan.segments] == [(0, 24)]
+    for f in plan.frames:
+        centre = f.quad.mean(0)
+        assert abs(centre[0] - (110 + f.frame_index)) < 20 and abs(centre[1] - 130) < 25
+
+
+def test_same_seed_gives_identical_crops_other_seed_differs(moving_face_frames):
+    frames = moving_face_frames[:16]
+    a = plan_frames("d", frames, options(seed=5))
+    b = plan_frames("d", frames, options(seed=5))
+    c = plan_frames("d", frames, options(seed=6))
+    for fa, fb in zip(a.frames, b.frames):
+        np.testing.assert_array_equal(fa.quad, fb.quad)
+        np.testing.assert_array_equal(render_quad(frames[fa.frame_index], fa.quad, 64),
+                                      render_quad(frames[fb.frame_index], fb.quad, 64))
+    assert not all(np.array_equal(fa.quad, fc.quad) for fa, fc in zip(a.frames, c.frames))
+
+
+def test_fill_gaps_trims_ends_and_drops_short_clips():
+    lm = np.zeros((5, 2))
+    obs = [FaceObservation(i, "none", reason="no face detected") for i in range(20)]
+    for i in list(range(2, 6)) + list(range(8, 18)):
+        obs[i] = FaceObservation(i, "tracked", None, lm + i)
+    timeline = fill_gaps(obs, GapOptions(max_gap=1, min_segment=5))
+    assert timeline.segments == [(8, 18)]
+    reasons = {(d["start"], d["stop"]): d["reason"] for d in timeline.dropped}
+    assert reasons[(2, 6)].startswith("clip of 4 frames")
+    assert reasons[(0, 2)].startswith("no face") and reasons[(18, 20)].startswith("no face")
+    wide = fill_gaps(obs, GapOptions(max_gap=2, min_segment=5))
+    assert wide.segments == [(2, 18)] and wide.counts["interpolated"] == 2
+    np.testing.assert_allclose(wide.landmarks[6], lm + 6)
+
+
+def test_box_calibration_reproduces_the_box_and_turns_with_the_face():
+    from styleinv_data.crop.track import BoxCalibration
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(0, 20, (68, 2)) + [200, 150]
+    pts[36:42] = [180, 140]
+    pts[42:48] = [220, 140]  # a level eye line
+    box = np.array([170.0, 120.0, 240.0, 200.0])
+    cal = BoxCalibration.fit(box, pts)
+    np.testing.assert_allclose(cal.box_for(pts), box, atol=1e-9)
+    theta = np.radians(30)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    centre = pts.mean(0)
+    turned = cal.box_for((pts - centre) @ rot.T + centre)
+    box_centre = (box[:2] + box[2:]) / 2
+    np.testing.assert_allclose((turned[:2] + turned[2:]) / 2, rot @ (box_centre - centre) + centre, atol=1e-9)
+    np.testing.assert_allclose(turned[2:] - turned[:2], box[2:] - box[:2], atol=1e-9)
+
+
+def test_main_face_prefers_continuity_over_size():
+    from styleinv_data.crop.track import pick_main_face
+    from styleinv_data.faces.base import FaceDetection
+
+    big = FaceDetection(np.array([0.0, 0.0, 100.0, 100.0]), 1.0)
+    small = FaceDetection(np.array([200.0, 0.0, 260.0, 60.0]), 1.0)
+    assert pick_main_face([small, big], None, 2.0) is big
+    assert pick_main_face([small, big], np.array([205.0, 2.0, 262.0, 61.0]), 2.0) is small
+    assert pick_main_face([], None, 2.0) is None
