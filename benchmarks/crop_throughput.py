@@ -138,6 +138,9 @@ def time_field_style(video: Path, mask: Path, out: Path) -> tuple[int, float, fl
 
 def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> dict[str, float]:
     """CPU ms per frame of each per-frame step, on frames decoded beforehand (best of ``repeats``)."""
+    from PIL import Image
+
+    from styleinv_data.crop.lanczos import resize_box_lanczos
     from styleinv_data.crop.square import render_square, square_from_box
     from styleinv_data.io.decode import iter_video_frames
     from styleinv_data.io.writers import encode_image
@@ -147,9 +150,15 @@ def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> 
     gray = [m for m, _ in zip(iter_video_frames(mask, gray=True), range(frames))]
     squares = [square_from_box(mask_to_box(m)) for m in gray]
     crops = [render_square(f, sq, 256) for f, sq in zip(rgb, squares)]
+    side = int(np.mean([sq[2] - sq[0] for sq in squares]))  # Lanczos alone: Pillow vs ours, same float boxes
+    regions = [np.ascontiguousarray(f[100 : 108 + side, 200 : 208 + side]) for f in rgb]
+    box = (4.25, 3.75, 4.25 + side, 3.75 + side)
     steps = {
         "mask_to_box": lambda: [mask_to_box(m) for m in gray],
         "crop_pad_lanczos_256": lambda: [render_square(f, sq, 256) for f, sq in zip(rgb, squares)],
+        "lanczos_256_pillow": lambda: [np.asarray(Image.fromarray(r).resize((256, 256), Image.Resampling.LANCZOS, box=box))
+                                       for r in regions],
+        "lanczos_256_numba": lambda: [resize_box_lanczos(r, box, (256, 256)) for r in regions],
         "jpeg_q95_encode": lambda: [encode_image(c, "jpg", 95) for c in crops],
     }
     out = {}
@@ -161,6 +170,11 @@ def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> 
             best = min(best, (time.thread_time() - t0) / len(rgb) * 1000)
         out[name] = round(best, 3)
     out["mean_square_side_px"] = round(float(np.mean([sq[2] - sq[0] for sq in squares])), 1)
+    out["lanczos_numba_equals_pillow"] = all(  # byte for byte, on every frame
+        np.array_equal(resize_box_lanczos(r, box, (256, 256)),
+                       np.asarray(Image.fromarray(r).resize((256, 256), Image.Resampling.LANCZOS, box=box)))
+        for r in regions
+    )
     return out
 
 

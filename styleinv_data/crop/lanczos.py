@@ -9,7 +9,10 @@ Pillow receives them. The difference is the loop order: each pass here runs alon
 (the horizontal pass on a transposed copy), which the compiler vectorises, so the resize costs a
 fraction of Pillow's scalar loops while giving the same bytes.
 
-Without numba, :func:`resize_box_lanczos` falls back to Pillow itself.
+Pillow 13 runs the vertical pass first for some shapes (tall images, heights reduced more than
+widths); this module reproduces the horizontal-first order only, so it takes the square crops
+(square box, square output, near-square source region) and hands every other shape, or everything
+when numba is missing, to Pillow itself.
 """
 
 from __future__ import annotations
@@ -102,44 +105,57 @@ def _transpose(src: np.ndarray, channels: int) -> np.ndarray:
 
 
 @_jit
+def _horizontal(image: np.ndarray, channels: int, bounds: np.ndarray, weights: np.ndarray, out_w: int) -> np.ndarray:
+    """Horizontal pass of a ``(rows, W*C)`` image -> ``(rows, out_w*C)``, run along rows of its transpose."""
+    columns = _transpose(image, channels)  # (W, rows*C)
+    resized = np.empty((out_w, columns.shape[1]), np.uint8)
+    _resample_rows(columns, 0, bounds, weights, resized)
+    return _transpose(resized, channels)
+
+
+@_jit
 def _resize(image: np.ndarray, channels: int, box: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
-    """Pillow's ``ImagingResampleInner`` for a ``(H, W*C)`` uint8 image: horizontal pass over the rows
-    the vertical pass reads, then the vertical pass (each only when needed)."""
+    """Pillow's ``ImagingResampleInner`` for a ``(H, W*C)`` uint8 image, horizontal pass first: each pass
+    only when needed, the horizontal one only over the rows the vertical one reads."""
     height, width = image.shape[0], image.shape[1] // channels
     x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
     need_h = out_w != width or x0 != 0 or x1 != out_w
     need_v = out_h != height or y0 != 0 or y1 != out_h
-    h_bounds, h_weights = _taps(width, x0, x1, out_w)
     v_bounds, v_weights = _taps(height, y0, y1, out_h)
     first_row = 0
     if need_h:
+        h_bounds, h_weights = _taps(width, x0, x1, out_w)
         first_row = v_bounds[0, 0]
         last_row = v_bounds[out_h - 1, 0] + v_bounds[out_h - 1, 1]
-        columns = _transpose(image[first_row:last_row], channels)  # (W, rows*C)
-        resized = np.empty((out_w, columns.shape[1]), np.uint8)
-        _resample_rows(columns, 0, h_bounds, h_weights, resized)
-        image = _transpose(resized, channels)  # (rows, out_w*C)
-        first_row = -first_row  # the vertical bounds are relative to the full image
+        image = _horizontal(image[first_row:last_row], channels, h_bounds, h_weights, out_w)
     if need_v:
         out = np.empty((out_h, image.shape[1]), np.uint8)
-        _resample_rows(image, first_row, v_bounds, v_weights, out)
+        _resample_rows(image, -first_row, v_bounds, v_weights, out)
         return out
     return image.copy()
 
 
+def _pillow_goes_horizontal_first(shape: tuple[int, ...], box: np.ndarray, out_w: int, out_h: int) -> bool:
+    """True for the case checked to match Pillow (13) byte for byte: a square box resized to a square,
+    from a near-square image (what :func:`~styleinv_data.crop.square.render_square` passes). Pillow
+    may run the vertical pass first for other shapes; those go to Pillow itself."""
+    height, width = shape[0], shape[1]
+    box_w, box_h = float(box[2] - box[0]), float(box[3] - box[1])
+    return out_w == out_h and abs(box_w - box_h) <= 1e-3 * max(box_w, 1.0) and abs(width - height) <= 2
+
+
 def resize_box_lanczos(image: np.ndarray, box_xyxy: Sequence[float], size: tuple[int, int]) -> np.ndarray:
-    """Resize the float ``box_xyxy`` of an 8-bit ``(H, W)`` or ``(H, W, C)`` image to ``size = (width,
+    """Resize the float ``box_xyxy`` of an 8-bit ``(H, W)`` or ``(H, W, 3)`` image to ``size = (width,
     height)`` with Lanczos-3: the bytes of ``Image.resize(size, LANCZOS, box=box_xyxy)``."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(f"expected an 8-bit (H, W[, C]) image, got {image.dtype} {image.shape}")
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise ValueError(f"expected an 8-bit (H, W) or (H, W, 3) image, got {image.dtype} {image.shape}")
     out_w, out_h = int(size[0]), int(size[1])
     box = np.asarray(box_xyxy, dtype=np.float32)
-    if numba is None:  # pragma: no cover - numba is in the pinned environment
+    if numba is None or not _pillow_goes_horizontal_first(image.shape, box, out_w, out_h):
         return _resize_pillow(image, box, out_w, out_h)
-    channels = 1 if image.ndim == 2 else image.shape[2]
+    channels = 1 if image.ndim == 2 else 3
     flat = np.ascontiguousarray(image).reshape(image.shape[0], -1)
-    out = _resize(flat, channels, box, out_w, out_h)
-    return out.reshape((out_h, out_w) + image.shape[2:])
+    return _resize(flat, channels, box, out_w, out_h).reshape((out_h, out_w) + image.shape[2:])
 
 
 def _resize_pillow(image: np.ndarray, box: np.ndarray, out_w: int, out_h: int) -> np.ndarray:

@@ -12,7 +12,6 @@ import math
 from typing import Literal, Sequence
 
 import numpy as np
-from PIL import Image
 
 BoxXYXY = tuple[float, float, float, float]
 PadMode = Literal["edge", "constant"]
@@ -114,8 +113,9 @@ def render_square(
     """Crop the float square (padding outside the frame) and resize it to ``size x size`` (Lanczos).
 
     Only the integer hull of the square plus the Lanczos filter's reach is cut out (numpy slicing;
-    padding only when needed); PIL's Lanczos filter then samples the exact float square from it,
-    so the result equals resizing that square of the infinitely padded frame.
+    padding only when needed); Pillow's Lanczos filter (its numbers, computed by
+    :func:`~styleinv_data.crop.lanczos.resize_box_lanczos`) then samples the exact float square from
+    it, so the result equals resizing that square of the infinitely padded frame.
     """
     x0, y0, x1, y1 = (float(v) for v in square_xyxy)
     if not (x1 > x0 and y1 > y0):
@@ -125,8 +125,6 @@ def render_square(
     ix0, iy0 = math.floor(x0) - margin, math.floor(y0) - margin
     ix1, iy1 = math.ceil(x1) + margin, math.ceil(y1) + margin
     region = crop_padded(frame_rgb, ix0, iy0, ix1, iy1, pad_mode, pad_value)
-    image = Image.fromarray(np.ascontiguousarray(region))
-    resized = image.resize(
-        (size, size), Image.Resampling.LANCZOS, box=(x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0)
-    )
-    return np.asarray(resized)
+    from styleinv_data.crop.lanczos import resize_box_lanczos  # imports numba on first use only
+
+    return resize_box_lanczos(region, (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0), (size, size))

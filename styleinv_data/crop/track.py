@@ -43,6 +43,8 @@ class TrackOptions:
     predict_motion: bool = True  # move the box by the landmarks' last velocity
     derotate: bool = True  # run the landmarker on an upright crop (roll from the tracked landmarks)
     continuity_weight: float = 2.0  # main face choice: relative area + weight * IoU with the last box
+    verify_face_px: int = 100  # confirmations detect in a crop around the track, scaled to this face size
+    verify_context: float = 3.0  # ... the crop's side, in tracked-box sizes (0 px: the whole frame)
 
     def __post_init__(self) -> None:
         if self.mode not in ("track", "detect"):
@@ -170,6 +172,35 @@ class FaceTracker:
         self.stats.detections_run += 1
         return self.detector.detect(frame)
 
+    def _detect_around(self, frame: np.ndarray, box: np.ndarray) -> list[FaceDetection]:
+        """Detections in a crop around ``box``, scaled so the face is ~``verify_face_px``.
+
+        The cost no longer depends on the frame size, and small faces in large frames stay
+        detectable (a whole-frame detection downscales them with the frame).
+        """
+        if self.options.verify_face_px <= 0:
+            return self._detect(frame)
+        import cv2  # noqa: PLC0415
+
+        h, w = frame.shape[:2]
+        size = float(np.sqrt(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0)))
+        half = self.options.verify_context * size / 2.0
+        centre = (box[:2] + box[2:]) / 2.0
+        x0, y0 = int(max(0, np.floor(centre[0] - half))), int(max(0, np.floor(centre[1] - half)))
+        x1, y1 = int(min(w, np.ceil(centre[0] + half))), int(min(h, np.ceil(centre[1] + half)))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return []
+        region = frame[y0:y1, x0:x1]
+        scale = min(1.0, self.options.verify_face_px / size)
+        if scale < 1.0:
+            region = cv2.resize(region, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))),
+                                interpolation=cv2.INTER_AREA)
+            scale = region.shape[1] / (x1 - x0)
+        found = self._detect(np.ascontiguousarray(region))
+        offset = np.array([x0, y0, x0, y0], dtype=np.float64)
+        return [FaceDetection(d.box_xyxy / scale + offset, d.score,
+                              None if d.points_5 is None else d.points_5 / scale + offset[:2]) for d in found]
+
     def _lose(self, reason: str) -> None:
         self.stats.tracks_lost += 1
         self.stats.lost_reasons[reason] = self.stats.lost_reasons.get(reason, 0) + 1
@@ -216,7 +247,7 @@ class FaceTracker:
         self._since_detect += 1
         confirming: FaceDetection | None = None
         if self.options.detect_every and (self._since_detect >= self.options.detect_every or self._misses):
-            detections = self._detect(frame)
+            detections = self._detect_around(frame, box)
             self._since_detect = 0
             ious = box_iou(box, np.stack([d.box_xyxy for d in detections])) if detections else np.zeros(0)
             if len(ious) and ious.max() >= self.options.match_iou:

@@ -13,7 +13,6 @@ import queue
 import shutil
 import threading
 import zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -49,14 +48,6 @@ class ClipSink(Protocol):
     def abort(self) -> None: ...
 
 
-class SplitSink(ClipSink, Protocol):
-    """A sink whose ``write`` is ``store(encode(frame))``: ``encode`` is a pure function of the frame (safe
-    to run in several threads at once), ``store`` appends the encoded frame and must be called in order."""
-
-    def encode(self, frame_rgb: np.ndarray) -> Any: ...
-    def store(self, encoded: Any) -> None: ...
-
-
 class FolderSink:
     """``<final_dir>/<frame:06d>.<ext>``, built in ``partial_dir`` then renamed."""
 
@@ -68,15 +59,10 @@ class FolderSink:
         self.partial_dir.mkdir(parents=True)
         self.count = 0
 
-    def encode(self, frame_rgb: np.ndarray) -> bytes:
-        return encode_image(frame_rgb, self.image_format, self.jpeg_quality)
-
-    def store(self, encoded: bytes) -> None:
-        (self.partial_dir / f"{self.count:06d}.{self.ext}").write_bytes(encoded)
-        self.count += 1
-
     def write(self, frame_rgb: np.ndarray) -> None:
-        self.store(self.encode(frame_rgb))
+        data = encode_image(frame_rgb, self.image_format, self.jpeg_quality)
+        (self.partial_dir / f"{self.count:06d}.{self.ext}").write_bytes(data)
+        self.count += 1
 
     def commit(self) -> int:
         remove_path(self.final_dir)
@@ -98,15 +84,10 @@ class ZipShardSink:
         self._zip = zipfile.ZipFile(self.partial_zip, "w", compression=zipfile.ZIP_STORED)
         self.count = 0
 
-    def encode(self, frame_rgb: np.ndarray) -> bytes:
-        return encode_image(frame_rgb, self.image_format, self.jpeg_quality)
-
-    def store(self, encoded: bytes) -> None:
-        self._zip.writestr(f"{self.out_id}/{self.count:06d}.{self.ext}", encoded)
-        self.count += 1
-
     def write(self, frame_rgb: np.ndarray) -> None:
-        self.store(self.encode(frame_rgb))
+        data = encode_image(frame_rgb, self.image_format, self.jpeg_quality)
+        self._zip.writestr(f"{self.out_id}/{self.count:06d}.{self.ext}", data)
+        self.count += 1
 
     def commit(self) -> int:
         self._zip.close()
@@ -127,15 +108,9 @@ class Mp4Sink:
         self._encoder = Mp4Encoder(self.partial_path, size, size, fps or 30.0, crf=crf, threads=threads, container_format="mp4")
         self.count = 0
 
-    def encode(self, frame_rgb: np.ndarray) -> np.ndarray:
-        return frame_rgb  # the ffmpeg process encodes; frames must reach it in order
-
-    def store(self, encoded: np.ndarray) -> None:
-        self._encoder.write(encoded)
-        self.count += 1
-
     def write(self, frame_rgb: np.ndarray) -> None:
-        self.store(frame_rgb)
+        self._encoder.write(frame_rgb)
+        self.count += 1
 
     def commit(self) -> int:
         self._encoder.close()
@@ -148,66 +123,39 @@ class Mp4Sink:
 
 
 class ThreadedSink:
-    """Run another sink's encode + write in background threads (PIL's resize and JPEG encoder release
-    the GIL). With ``transform``, each queued item is first mapped to the frame to write (the pipeline
-    queues ``(decoded frame, frame plan)`` and renders there).
-
-    ``workers=1``: one thread transforms, encodes and writes, in order. ``workers > 1`` (``sink`` must
-    be a :class:`SplitSink`, and ``transform`` safe to call from several threads at once): a pool of
-    ``workers`` threads runs ``transform`` + ``sink.encode`` concurrently, and one writer thread
-    stores the results in submission order, so the output is the same as with one thread.
-    ``max_queue`` bounds the frames in flight (memory)."""
+    """Run another sink's encode + write in a background thread (PIL's resize and JPEG encoder release
+    the GIL). With ``transform``, the thread first maps each queued item to the frame to write (the
+    pipeline queues ``(decoded frame, frame plan)`` and renders there)."""
 
     _STOP = object()
 
-    def __init__(
-        self, sink: ClipSink, max_queue: int = 8, transform: Callable[[Any], np.ndarray] | None = None, workers: int = 1
-    ) -> None:
-        if workers > 1 and not (hasattr(sink, "encode") and hasattr(sink, "store")):
-            raise TypeError(f"{type(sink).__name__} has no encode/store: it cannot be written by {workers} workers")
+    def __init__(self, sink: ClipSink, max_queue: int = 8, transform: Callable[[Any], np.ndarray] | None = None) -> None:
         self.sink = sink
         self.transform = transform
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sink-encode") if workers > 1 else None
         self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, daemon=True)
         self._thread.start()
 
-    def _frame(self, item: Any) -> np.ndarray:
-        return self.transform(item) if self.transform else item
-
-    def _encode(self, item: Any) -> Any:
-        return self.sink.encode(self._frame(item))  # type: ignore[attr-defined]
-
-    def _write_one(self, queued: Any) -> None:
-        if isinstance(queued, Future):
-            self.sink.store(queued.result())  # type: ignore[attr-defined]
-        else:
-            self.sink.write(self._frame(queued))
-
     def _work(self) -> None:
         while True:
-            queued = self._queue.get()
-            if queued is self._STOP:
+            item = self._queue.get()
+            if item is self._STOP:
                 return
             if self._error is None:
                 try:
-                    self._write_one(queued)
+                    self.sink.write(self.transform(item) if self.transform else item)
                 except BaseException as e:  # re-raised in the caller's thread
                     self._error = e
-            elif isinstance(queued, Future):
-                queued.cancel()
 
     def write(self, frame_rgb: Any) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(self._pool.submit(self._encode, frame_rgb) if self._pool else frame_rgb)
+        self._queue.put(frame_rgb)
 
     def _finish(self) -> None:
         self._queue.put(self._STOP)
         self._thread.join()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def commit(self) -> int:
         self._finish()

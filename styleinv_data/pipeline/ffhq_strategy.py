@@ -101,9 +101,11 @@ class FfhqOptions:
                 detect_upsample=int(opts["detect_upsample"]))
             stabilize = StabilizeOptions(num_boxes=int(opts["jitter_runs"]), shift_fraction=float(opts["jitter_shift"]),
                                          seed=int(opts["seed"]), face_px=int(opts["landmark_face_px"]))
-            track = TrackOptions(mode="track" if bool(opts["track"]) else "detect", detect_every=int(opts["detect_every"]))
+            track = TrackOptions(mode="track" if bool(opts["track"]) else "detect",
+                                 detect_every=int(opts["detect_every"]))
             gaps = GapOptions(max_gap=int(opts["max_gap"]), min_segment=int(opts["min_segment"]))
-            smooth = SmoothOptions(method=str(opts["smooth"]), sigma_center=float(opts["smooth_sigma_center"]),  # type: ignore[arg-type]
+            smooth = SmoothOptions(method=str(opts["smooth"]),  # type: ignore[arg-type]
+                                   sigma_center=float(opts["smooth_sigma_center"]),
                                    sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0)
         except (TypeError, ValueError) as e:
             raise ValueError(f"strategies.ffhq: {e}") from e

@@ -11,7 +11,6 @@ from styleinv_data.pipeline.recipe import CropRecipe
 from styleinv_data.pipeline.status import partial_dir, shard_dir
 
 ZIP_NAME = "frames.zip"
-RENDER_WORKERS = 2  # threads rendering + encoding one clip's frames when the strategy allows it (parallel_render)
 
 
 def final_output_path(recipe: CropRecipe, out_root: Path, out_id: str) -> Path:
@@ -23,12 +22,9 @@ def final_output_path(recipe: CropRecipe, out_root: Path, out_id: str) -> Path:
     return shard_dir(out_root) / f"{out_id}.zip"  # zip: one shard per clip, merged at the end of the run
 
 
-def open_sink(
-    recipe: CropRecipe, out_root: Path, out_id: str, fps: float | None, render=None, render_workers: int = 1
-) -> ClipSink:
+def open_sink(recipe: CropRecipe, out_root: Path, out_id: str, fps: float | None, render=None) -> ClipSink:
     """The segment's sink. With ``render`` (``(frame, frame_plan) -> image``) and ``run.writer_thread``,
-    the sink takes ``(frame, frame_plan)`` pairs and renders, encodes and writes in background threads:
-    ``render_workers`` threads render + encode (``render`` must then be thread-safe), one writes in order."""
+    the sink takes ``(frame, frame_plan)`` pairs and renders, encodes and writes in a background thread."""
     out = recipe.output
     final = final_output_path(recipe, out_root, out_id)
     partial = partial_dir(out_root)
@@ -45,7 +41,7 @@ def open_sink(
         sink = Mp4Sink(final, partial / f"{out_id}.mp4", out.size, fps, crf=out.mp4_crf)
     if render is not None:
         if recipe.run.writer_thread:
-            return ThreadedSink(sink, transform=lambda item: render(*item), workers=render_workers)
+            return ThreadedSink(sink, transform=lambda item: render(*item))
         return _RenderingSink(sink, render)
     if recipe.run.writer_thread:
         sink = ThreadedSink(sink)

@@ -8,19 +8,13 @@ from typing import Any, Iterable, Iterator
 
 from styleinv_data.crop.plan import CropPlan, FramePlan
 from styleinv_data.io.writers import ClipSink
-from styleinv_data.pipeline.outputs import RENDER_WORKERS, open_sink
+from styleinv_data.pipeline.outputs import open_sink
 from styleinv_data.pipeline.recipe import CropRecipe
 
 _MORE_FRAMES = (
     "the video decodes to more frames than the {n} its header declares; no frame may be dropped: "
     "re-mux it (ffmpeg -i IN -c copy OUT.mp4) and re-run"
 )
-
-
-def render_workers(strategy: Any) -> int:
-    """Threads rendering a clip's frames: several when the strategy declares ``parallel_render = True``
-    (its ``render`` is a pure function of its arguments), else one (frames rendered in order)."""
-    return RENDER_WORKERS if getattr(strategy, "parallel_render", False) else 1
 
 
 def render_segments(
@@ -57,8 +51,7 @@ def render_segments(
             if index < seg.start:
                 continue
             if sink is None:
-                sink = open_sink(recipe, out_root, seg.out_id, fps, render=lambda f, fp: strategy.render(f, fp, size),
-                                 render_workers=render_workers(strategy))
+                sink = open_sink(recipe, out_root, seg.out_id, fps, render=lambda f, fp: strategy.render(f, fp, size))
                 sinks.append(sink)
             sink.write((frame, by_index[index]))
         if hasattr(frames, "close"):
@@ -87,8 +80,7 @@ def render_streamed(
     Returns the uncommitted sink and the number of frames decoded."""
     size = recipe.output.size
     frame_plans = iter(frame_plans)
-    sink = open_sink(recipe, out_root, out_id, fps, render=lambda frame, fp: strategy.render(frame, fp, size),
-                     render_workers=render_workers(strategy))
+    sink = open_sink(recipe, out_root, out_id, fps, render=lambda frame, fp: strategy.render(frame, fp, size))
     decoded = 0
     try:
         for frame in frames:

@@ -36,8 +36,6 @@ def count_outside(squares: Sequence[BoxXYXY], width: int, height: int) -> int:
 class SquareRenderer:
     """``render()`` of the square strategies: padded crop + Lanczos resize."""
 
-    parallel_render = True  # render() is a pure function of its arguments: the pipeline may run it in several threads
-
     def __init__(self, crop: CropConfig) -> None:
         self.pad_mode = crop.pad_mode
         self.pad_value = crop.pad_value

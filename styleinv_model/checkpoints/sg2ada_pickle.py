@@ -9,7 +9,9 @@ unpickler resolves only an allow-list of globals to our own inert functions:
   module state); `meta["module_src"]` is never compiled or executed;
 * tensors (`torch._utils._rebuild_tensor_v2` over `torch.storage._load_from_bytes`) are rebuilt
   from raw bytes by our own reader of torch's legacy storage format;
-* `dnnlib.util.EasyDict` -> a plain dict, `collections.OrderedDict` -> itself.
+* `dnnlib.util.EasyDict` -> a plain dict, `collections.OrderedDict` -> itself, numpy scalars
+  (`numpy.core.multiarray.scalar` + `numpy.dtype`, held by the official modules as gains) -> Python
+  numbers decoded with `struct`.
 
 Any other global (for example `os.system`, `builtins.eval`) raises `UnsafePickleError`.
 """
@@ -105,6 +107,37 @@ class _EasyDict(dict):
     """Stand-in for dnnlib.util.EasyDict: a plain dict."""
 
 
+_NUMPY_SCALAR_FORMATS = {"f8": "d", "f4": "f", "f2": "e", "i8": "q", "i4": "i", "i2": "h", "i1": "b",
+                         "u8": "Q", "u4": "I", "u2": "H", "u1": "B", "b1": "?"}
+
+
+class _NumpyDtype:
+    """Stand-in for numpy.dtype (the official modules hold numpy scalars such as
+    `weight_gain = 1 / np.sqrt(fan_in)`): records the type code and byte order only."""
+
+    def __init__(self, code: str, align: bool = False, copy: bool = True) -> None:
+        if code not in _NUMPY_SCALAR_FORMATS:
+            raise UnsafePickleError(f"unsupported numpy dtype {code!r} in the pickle")
+        self.code = code
+        self.byte_order = "<"
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
+            self.byte_order = state[1]
+
+
+def _numpy_scalar(dtype: _NumpyDtype, data: bytes = b"") -> float | int | bool:
+    """A numpy scalar as the equivalent Python number."""
+    if not isinstance(dtype, _NumpyDtype) or not isinstance(data, (bytes, bytearray)):
+        raise UnsafePickleError("malformed numpy scalar in the pickle")
+    order = ">" if dtype.byte_order == ">" else "<"
+    try:
+        (value,) = struct.unpack(order + _NUMPY_SCALAR_FORMATS[dtype.code], bytes(data))
+    except struct.error as error:
+        raise pickle.UnpicklingError(f"malformed numpy scalar in the pickle ({error})") from None
+    return value
+
+
 class _LegacyStorageUnpickler(pickle.Unpickler):
     """Reads the storage header of torch's legacy (non-zip) format."""
 
@@ -145,6 +178,9 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch.storage", "_load_from_bytes"): _load_from_bytes,
     ("dnnlib.util", "EasyDict"): _EasyDict,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("numpy", "dtype"): _NumpyDtype,
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
 }
@@ -216,15 +252,29 @@ def generator_from_record(record: PersistentRecord) -> Generator:
     if architecture != "skip":
         raise ValueError(f"only the skip generator is supported, the pickle has architecture={architecture!r}")
     G = Generator(GeneratorConfig.from_official_kwargs(kwargs))
-    G.load_state_dict(record_state_dict(record), strict=True)
+    _load_strict(G, record)
     return G.eval().requires_grad_(False)
 
 
 def discriminator_from_record(record: PersistentRecord) -> Discriminator:
     """Our Discriminator with the record's constructor arguments and weights."""
     D = Discriminator(DiscriminatorConfig.from_official_kwargs(_as_plain(record.init_kwargs)))
-    D.load_state_dict(record_state_dict(record), strict=True)
+    _load_strict(D, record)
     return D.eval().requires_grad_(False)
+
+
+def _load_strict(module: torch.nn.Module, record: PersistentRecord) -> None:
+    """Load the record's tensors; a layout mismatch (e.g. a StyleGAN3 network) is one clear error."""
+    state = record_state_dict(record)
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
+    if missing or unexpected or wrong_shape:
+        raise ValueError(f"the pickled {record.class_name} does not have the StyleGAN2-ADA layout (is it another "
+                         f"network, e.g. StyleGAN3?): missing {missing[:3]}, unexpected {unexpected[:3]}, "
+                         f"wrong shape {wrong_shape[:3]}")
+    module.load_state_dict(state, strict=True)
 
 
 def import_sg2ada_pickle(path: str | Path) -> dict[str, torch.nn.Module]:

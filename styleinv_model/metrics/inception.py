@@ -190,4 +190,4 @@ def preprocess_images(images_uint8: torch.Tensor) -> torch.Tensor:
     x = images_uint8.permute(0, 3, 1, 2).to(torch.float32)
     if tuple(x.shape[2:]) != (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE):
         x = tf1_bilinear_resize(x, (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE))
-    return (x / 128.0 - 1.0).clamp(-1.0, 255.0 / 128.0 - 1.0)
+    return (x / 128.0 - 1.0).clamp(-1.0, 255.0 / 128.0 - 1.0).contiguous()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -198,5 +197,5 @@ class ToRGBLayer(nn.Module):
 
 def resolutions_up_to(resolution: int) -> list[int]:
     """[4, 8, ..., resolution] for a power-of-two resolution."""
-    log2 = int(np.log2(resolution))
+    log2 = resolution.bit_length() - 1
     return [2 ** i for i in range(2, log2 + 1)]

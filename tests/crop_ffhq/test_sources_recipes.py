@@ -78,6 +78,12 @@ def test_celebvhq_clip_is_cut_by_its_span_then_aligned(tmp_path, moving_face_fra
     missing = json.loads((out / "_meta" / "gone_0.status.json").read_text())
     assert missing["state"] == "failed" and "gone" in missing["reason"]
     assert result.exit_code in (0, 1)
+    # Re-cropping a clip from its saved landmarks keeps the clip's place in the source video.
+    CliRunner().invoke(main, ["crop", str(raw), str(out), "--recipe", "celebvhq", "--size", "64", "--no-progress",
+                              "--set", "strategies.ffhq.min_segment=4", "--reuse-landmarks", "--overwrite"])
+    again = json.loads((out / "_meta" / "yt1_0.status.json").read_text())
+    assert again["state"] == "done" and again["counts"]["reused_plan"] is True
+    assert again["outputs"] == status["outputs"]
 
 
 def test_skytimelapse_recipe_resizes_whole_frames(tmp_path):

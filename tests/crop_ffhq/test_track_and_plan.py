@@ -163,3 +163,44 @@ def test_main_face_prefers_continuity_over_size():
     assert pick_main_face([small, big], None, 2.0) is big
     assert pick_main_face([small, big], np.array([205.0, 2.0, 262.0, 61.0]), 2.0) is small
     assert pick_main_face([], None, 2.0) is None
+
+
+def test_confirmation_detects_in_a_crop_so_small_faces_in_hd_frames_are_found(astronaut_face, face_placer):
+    from styleinv_data.crop.track import FaceTracker, TrackOptions
+
+    frame, m = face_placer(astronaut_face, (900, 400), 0.8, 0.0, 1280, 720)
+    truth = np.array([175.0, 76.0, 266.0, 167.0])
+    corners = np.array([[truth[0], truth[1]], [truth[2], truth[3]]]) @ m[:, :2].T + m[:, 2]
+    box = corners.reshape(4)
+    detector = DlibHogDetector(max_side=320, upsample=1)
+    assert detector.detect(frame) == []  # the whole frame downscaled to 320 px loses the 73 px face
+    tracker = FaceTracker(detector, DlibLandmarker(), StabilizeOptions(), TrackOptions())
+    found = tracker._detect_around(frame, box + np.array([6.0, -4.0, 6.0, -4.0]))
+    assert len(found) == 1
+    np.testing.assert_allclose(found[0].box_xyxy, box, atol=0.2 * (box[2] - box[0]))
+
+
+def test_five_point_landmarker_tracks_and_gives_the_same_quads(moving_face_frames):
+    """A 5-point landmarker (as RetinaFace gives) goes through tracking and the FFHQ recipe alike."""
+    from styleinv_data.crop.track import FaceTracker
+
+    class FivePoints:
+        name = "five"
+        num_points = 5
+        accepts_gray = True
+
+        def __init__(self):
+            self.inner = DlibLandmarker()
+
+        def landmarks(self, image, boxes):
+            p = self.inner.landmarks(image, boxes)
+            return np.stack([p[:, 36:42].mean(1), p[:, 42:48].mean(1), p[:, 30], p[:, 48], p[:, 54]], 1)
+
+    detector = DlibHogDetector(max_side=320)
+    opts = options()
+    five = FaceTracker(detector, FivePoints(), opts.stabilize, opts.track).run(moving_face_frames[:20])
+    full = FaceTracker(detector, FivePoints().inner, opts.stabilize, opts.track).run(moving_face_frames[:20])
+    assert [o.source for o in five] == ["detected"] + ["tracked"] * 19
+    for a, b in zip(five, full):
+        assert a.landmarks.shape == (5, 2)
+        assert np.hypot(*(ffhq_quad(a.landmarks) - ffhq_quad(b.landmarks)).T).mean() < 3.0

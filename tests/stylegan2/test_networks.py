@@ -48,9 +48,10 @@ def test_r1_double_backward_through_discriminator():
     assert D.b32.conv0.weight.grad.abs().sum() > 0
 
 
-def test_deterministic_under_seed():
-    G1, D1 = tiny_pair(32, seed=5)
-    G2, D2 = tiny_pair(32, seed=5)
+@pytest.mark.parametrize("resolution", [32, 256])
+def test_deterministic_under_seed(resolution):
+    G1, D1 = tiny_pair(resolution, seed=5)
+    G2, D2 = tiny_pair(resolution, seed=5)
     z = torch.randn([2, 32], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.manual_seed(9)
@@ -59,8 +60,15 @@ def test_deterministic_under_seed():
         b = G2(z, noise_mode="random")
         assert torch.equal(a, b)
         assert torch.equal(D1(a), D2(b))
-        G3, _ = tiny_pair(32, seed=6)
+        G3, _ = tiny_pair(resolution, seed=6)
         assert not torch.equal(G3(z), G1(z))
+    # Gradients are reproducible too.
+    grads = []
+    for G, D in ((G1, D1), (G2, D2)):
+        torch.manual_seed(11)
+        D(G(z, noise_mode="random")).sum().backward()
+        grads.append(G.synthesis.b4.conv1.weight.grad.clone())
+    assert torch.equal(grads[0], grads[1])
 
 
 def test_per_video_noise_buffer():
@@ -151,3 +159,33 @@ def test_bad_configuration_errors():
         G(torch.zeros([1, 32]), noise_mode="sometimes")
     with pytest.raises(ValueError, match="expects images"):
         D(torch.zeros([2, 3, 64, 64]))
+
+
+def test_conv_clamp_bounds_layer_outputs():
+    G, _ = tiny_pair(32)
+    layer = G.synthesis.b32.conv1
+    with torch.no_grad():
+        layer.bias.fill_(1e4)
+    seen: dict[str, float] = {}
+
+    def record(module, inputs, output) -> None:
+        seen["max"] = output.abs().max().item()
+
+    handle = layer.register_forward_hook(record)
+    with torch.no_grad():
+        G(torch.randn([1, 32]))
+    handle.remove()
+    assert seen["max"] == pytest.approx(256.0)
+
+
+def test_minibatch_std_matches_direct_computation():
+    from styleinv_model.stylegan2.discriminator import MinibatchStdLayer
+
+    x = torch.randn([4, 2, 3, 3], dtype=torch.float64)
+    y = MinibatchStdLayer(group_size=2)(x)
+    assert y.shape == (4, 3, 3, 3) and torch.equal(y[:, :2], x)
+    # Groups are samples {i, i + 2} (strided, as in StyleGAN2-ADA): population std per feature, averaged.
+    for i in range(4):
+        group = x[[i % 2, i % 2 + 2]]
+        expected = (group.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        assert torch.allclose(y[i, 2], expected.expand(3, 3))

@@ -16,6 +16,7 @@ import pickle
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,6 +70,10 @@ def _official_layout(module: torch.nn.Module, init_kwargs, module_src: str, reco
     """The persistent record of `module` and (recursively) its children."""
     state = {
         "training": False,
+        # The official modules keep gains as numpy scalars (e.g. 1 / np.sqrt(fan_in)).
+        "weight_gain": np.float64(1 / np.sqrt(3.0)),
+        "act_gain": np.float32(np.sqrt(2.0)),
+        "padding": np.int64(1),
         "_parameters": collections.OrderedDict((k, torch.nn.Parameter(v.detach().clone()))
                                                for k, v in module._parameters.items() if v is not None),
         "_buffers": collections.OrderedDict((k, v.clone()) for k, v in module._buffers.items()),
@@ -84,7 +89,7 @@ def _official_layout(module: torch.nn.Module, init_kwargs, module_src: str, reco
         "_init_kwargs": _easy(copy.deepcopy(init_kwargs), easy_dict),
     }
     meta = {"type": "class", "version": 4, "module_src": module_src,
-            "class_name": f"training.networks.{type(module).__name__}", "state": state}
+            "class_name": type(module).__name__, "state": state}
     return _PersistentStub(meta, reconstruct)
 
 
@@ -139,7 +144,9 @@ def test_import_reproduces_official_outputs_without_running_code(official_pickle
         assert (G(io["z"], truncation_psi=0.7, noise_mode="none") - io["img_none_psi07"]).abs().max() <= 1e-4
         assert (nets["D"](io["img_const_psi1"]) - io["D_logits_of_img_const_psi1"]).abs().max() <= 1e-4
     record = read_sg2ada_pickle(path)["G"]
-    assert record.class_name == "training.networks.Generator" and record.module_src_chars > 0
+    assert record.class_name == "Generator" and record.module_src_chars > 0
+    assert record.state["weight_gain"] == pytest.approx(1 / np.sqrt(3.0))
+    assert isinstance(record.state["act_gain"], float) and record.state["padding"] == 1
     assert not marker.exists()
 
 
@@ -171,6 +178,15 @@ def test_foreign_globals_are_refused(tmp_path):
     path.write_bytes(pickle.dumps({"G": 1, "x": (eval, ("1+1",))}))
     with pytest.raises(UnsafePickleError, match="builtins.eval"):
         read_sg2ada_pickle(path)
+
+
+def test_layout_mismatch_is_one_clear_error(official_g32):
+    from styleinv_model.checkpoints.sg2ada_pickle import PersistentRecord, generator_from_record
+
+    leaf = PersistentRecord("SynthesisInput", {"_parameters": {"weight": torch.zeros([4, 4])}})
+    record = PersistentRecord("Generator", {"_init_kwargs": official_g32.G_kwargs, "_modules": {"input": leaf}})
+    with pytest.raises(ValueError, match="StyleGAN2-ADA layout"):
+        generator_from_record(record)
 
 
 def test_unreadable_files_have_clear_errors(tmp_path):

@@ -1,4 +1,6 @@
 // Fused bias + activation + gain + clamp, with first and second derivatives, for one element per thread.
+#include <algorithm>
+
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

@@ -1,5 +1,7 @@
 // upfirdn2d: one thread per output pixel; only the filter taps that land on real (not
 // zero-inserted, not padded) input pixels are visited, so the upsampling zeros cost nothing.
+#include <algorithm>
+
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
