@@ -226,6 +226,11 @@ def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
 
 SECTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = [bench_mask]
 
+# Issue 3: the FFHQ strategy's section (its code lives in crop_throughput_ffhq.py).
+from crop_throughput_ffhq import bench_ffhq, print_rows as print_ffhq_rows  # noqa: E402
+
+SECTIONS.append(bench_ffhq)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -248,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| CPU-bound ratio (decode CPU / crop CPU) | {m['cpu_ratio']} |")
     for name, value in m["stage_cpu_ms_per_frame"].items():
         print(f"| stage: {name} (CPU ms/frame, best of 3) | {value} |")
+    if "ffhq" in rows:
+        print_ffhq_rows(rows["ffhq"])
     payload = {
         "benchmark": "crop_throughput",
         "machine": args.machine,

@@ -12,7 +12,11 @@ in both the folder and the zip layout. For each layout it measures, interleaved 
   processes decoding whole batches into shared memory); ``frame_loader_collate``: the plain
   ``DataLoader(FrameDataset, batch_size, sampler)``; ``frame_loader_threads``: ``ThreadedLoader``;
 * ``clip_loader`` / ``clip_loader_threads``: the same with ``ClipDataset`` + ``SparseClipSampler``
-  (4 frames per clip);
+  (4 frames per clip, ``--batch / 4`` clips per batch, so a batch is ``--batch`` frames as for the
+  frame reader; the clip baseline hands its pool one such batch of frames per task, as the
+  loaders do);
+* ``*_threads_fresh``: ``ThreadedLoader(reuse_buffers=False)`` (a new batch buffer per batch), to
+  show what the pooled, reused batch buffers of the default ``ThreadedLoader`` save;
 
 and reports frames/s (wall) and frames per CPU-second (main process + workers, from /proc) with
 the ratios loader / decode-only (target >= 0.9). Also prints the single-process decode rate of
@@ -119,11 +123,12 @@ def decode_only(root: Path, layout: str, items: list[tuple[str, str]], workers: 
 
 
 def loader_rate(dataset, sampler, batch_size: int, frames_per_item: int, total_frames: int, workers: int,
-                in_place: bool = True, threads: bool = False) -> float:
+                in_place: bool = True, threads: bool = False, reuse_buffers: bool = True) -> float:
     kwargs = dict(num_workers=workers, prefetch_factor=4 if workers else None,
                   multiprocessing_context="fork" if workers else None)
     if threads:  # styleinv_data.datasets.ThreadedLoader: `workers` decoding threads in this process
-        loader = ThreadedLoader(dataset, sampler, batch_size, num_threads=workers, prefetch_batches=4)
+        loader = ThreadedLoader(dataset, sampler, batch_size, num_threads=workers, prefetch_batches=4,
+                                reuse_buffers=reuse_buffers)
     elif in_place:  # styleinv_data.datasets.make_loader: workers decode whole batches into shared memory
         loader = make_loader(dataset, sampler, batch_size, **kwargs)
     else:  # the plain DataLoader: per-item tensors, then default_collate stacks them (one more copy)
@@ -220,11 +225,18 @@ def main() -> int:
             rows.setdefault(f"{layout}/frame_loader_threads", []).append(
                 loader_rate(FrameDataset(m, verify=False), frame_sampler, args.batch, 1, n_items_frames, args.workers,
                             threads=True))
+            rows.setdefault(f"{layout}/frame_loader_threads_fresh", []).append(
+                loader_rate(FrameDataset(m, verify=False), frame_sampler, args.batch, 1, n_items_frames, args.workers,
+                            threads=True, reuse_buffers=False))
             rows.setdefault(f"{layout}/clip_loader_threads", []).append(
                 loader_rate(ClipDataset(m, verify=False), clip_sampler, args.batch // 4, 4, n_items_frames, args.workers,
                             threads=True))
+            rows.setdefault(f"{layout}/clip_loader_threads_fresh", []).append(
+                loader_rate(ClipDataset(m, verify=False), clip_sampler, args.batch // 4, 4, n_items_frames, args.workers,
+                            threads=True, reuse_buffers=False))
+            # one task = one loader batch: --batch frames (= --batch / 4 clips of 4 frames)
             rows.setdefault(f"{layout}/decode_only(clips)", []).append(
-                decode_only(lroot, lay, clip_items, args.workers, args.batch * 4))
+                decode_only(lroot, lay, clip_items, args.workers, args.batch))
             rows.setdefault(f"{layout}/clip_loader", []).append(
                 loader_rate(ClipDataset(m, verify=False), clip_sampler, args.batch // 4 * 1, 4, n_items_frames, args.workers))
         print(f"repeat {rep + 1}/{args.repeats} done", file=sys.stderr)
@@ -234,8 +246,9 @@ def main() -> int:
     table = []
     for layout in ("folder", "zip"):
         for kind, base in (("frame_loader", "decode_only(frames)"), ("frame_loader_collate", "decode_only(frames)"),
-                           ("frame_loader_threads", "decode_only(frames)"), ("clip_loader", "decode_only(clips)"),
-                           ("clip_loader_threads", "decode_only(clips)")):
+                           ("frame_loader_threads", "decode_only(frames)"),
+                           ("frame_loader_threads_fresh", "decode_only(frames)"), ("clip_loader", "decode_only(clips)"),
+                           ("clip_loader_threads", "decode_only(clips)"), ("clip_loader_threads_fresh", "decode_only(clips)")):
             loader, decode = med[f"{layout}/{kind}"], med[f"{layout}/{base}"]
             loader_cpu, decode_cpu = med_cpu[f"{layout}/{kind}"], med_cpu[f"{layout}/{base}"]
             paired = [lw / dw for (lw, _), (dw, _) in zip(rows[f"{layout}/{kind}"], rows[f"{layout}/{base}"])]
@@ -250,7 +263,7 @@ def main() -> int:
     command = "python " + " ".join([os.path.relpath(__file__, REPO)] + sys.argv[1:])
     result = {
         "benchmark": "loader_throughput",
-        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, shared/loaded",
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, 1-min load average {load_before:.2f} before",
         "command": command,
         "dataset": {"source": source, "videos": len(folder_m.records), "frames": folder_m.header.num_frames,
                     "resolution": res},
@@ -262,10 +275,10 @@ def main() -> int:
     }
     print(f"dataset: {source}, {len(folder_m.records)} videos, {folder_m.header.num_frames} frames, {res}")
     print("single-process JPEG decode, frames/s: " + ", ".join(f"{k} {v:.0f}" for k, v in decoder_rates.items()))
-    print(f"{'layout':7} {'reader':21} {'loader f/s':>11} {'decode-only f/s':>16} {'ratio':>6} "
+    print(f"{'layout':7} {'reader':27} {'loader f/s':>11} {'decode-only f/s':>16} {'ratio':>6} "
           f"{'loader f/cpu-s':>15} {'decode f/cpu-s':>15} {'cpu ratio':>9}")
     for r in table:
-        print(f"{r['layout']:7} {r['reader']:21} {r['loader_fps']:11.0f} {r['decode_only_fps']:16.0f} {r['ratio']:6.2f} "
+        print(f"{r['layout']:7} {r['reader']:27} {r['loader_fps']:11.0f} {r['decode_only_fps']:16.0f} {r['ratio']:6.2f} "
               f"{r['loader_frames_per_cpu_s']:15.0f} {r['decode_only_frames_per_cpu_s']:15.0f} {r['cpu_efficiency_ratio']:9.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, get_worker_info
@@ -57,11 +57,13 @@ class _ManifestDataset(Dataset):
     def _resolve(self, key: Any) -> tuple[int, list[int]]:
         raise NotImplementedError
 
-    def _read(self, keys: list[tuple[int, list[int]]], batched: bool) -> tuple[torch.Tensor, list[bool]]:
+    def _read(self, keys: list[tuple[int, list[int]]], batched: bool,
+              alloc: Callable[[tuple[int, ...]], torch.Tensor] | None = None) -> tuple[torch.Tensor, list[bool]]:
         """Decode ``keys`` into one ``[B, T, H, W, 3]`` buffer; returns it and the mirror flags.
 
         A batch read inside a DataLoader worker goes straight to shared memory (it is sent to the
-        main process as is); single items stay in private memory (the collate copies them)."""
+        main process as is); single items stay in private memory (the collate copies them).
+        ``alloc(shape)``, when given, supplies the buffer (e.g. a reused one from a pool)."""
         first = self.records[keys[0][0]]
         size = (first.height, first.width)
         for v, _ in keys:
@@ -74,14 +76,32 @@ class _ManifestDataset(Dataset):
         t = len(keys[0][1])
         if any(len(idx) != t for _, idx in keys):
             raise ValueError("every item of a batch must have the same number of frames")
-        out = new_hwc_batch((len(keys), t, size[0], size[1], 3), shared=batched and get_worker_info() is not None)
+        shape = (len(keys), t, size[0], size[1], 3)
+        if alloc is not None:
+            out = alloc(shape)
+            if out.shape != shape or out.dtype != torch.uint8 or not out.is_contiguous():
+                raise ValueError(f"alloc{shape} returned a {out.dtype} tensor of shape {tuple(out.shape)}; "
+                                 f"it must return a contiguous uint8 tensor of the asked shape")
+        else:
+            out = new_hwc_batch(shape, shared=batched and get_worker_info() is not None)
         out_np = out.numpy()
         flags = []
         for j, (v, idx) in enumerate(keys):
             flip = self.mirror and mirror_decision(self.seed, v, idx)
             self.reader.read_into(self.records[v], idx, out_np[j], mirror=flip)
             flags.append(flip)
+        del out_np
         return out, flags
+
+    def load_batch(self, keys: list, alloc: Callable[[tuple[int, ...]], torch.Tensor] | None = None) -> Any:
+        """``dataset[keys]`` for a list of keys, decoded into the buffer ``alloc(shape)`` returns
+        (a contiguous uint8 ``[B, T, H, W, 3]`` tensor; a fresh one when ``alloc`` is None)."""
+        resolved = [self._resolve(k) for k in keys]
+        frames, flags = self._read(resolved, True, alloc)
+        return self._package(self._layout(frames), resolved, flags)
+
+    def _layout(self, frames_bthwc: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def _package(self, frames: torch.Tensor, keys: list[tuple[int, list[int]]], flags: list[bool]) -> Any:
         if not self.return_meta:
@@ -132,11 +152,14 @@ class FrameDataset(_ManifestDataset):
         v, f = self.locate(int(key))
         return v, [f]
 
+    def _layout(self, frames_bthwc: torch.Tensor) -> torch.Tensor:
+        return frames_bthwc[:, 0].permute(0, 3, 1, 2)
+
     def __getitem__(self, key: Any) -> Any:
         batched = isinstance(key, list)
         keys = [self._resolve(k) for k in (key if batched else [key])]
         frames, flags = self._read(keys, batched)
-        item = self._package(frames[:, 0].permute(0, 3, 1, 2), keys, flags)
+        item = self._package(self._layout(frames), keys, flags)
         return item if batched else self._unbatch(item)
 
 
@@ -161,11 +184,14 @@ class ClipDataset(_ManifestDataset):
             raise IndexError(f"record {self.records[video_index].id!r} has {count} frames, fewer than clip_length {n}")
         return video_index, list(range(n))
 
+    def _layout(self, frames_bthwc: torch.Tensor) -> torch.Tensor:
+        return frames_bthwc.permute(0, 1, 4, 2, 3)
+
     def __getitem__(self, key: Any) -> Any:
         batched = isinstance(key, list)
         keys = [self._resolve(k) for k in (key if batched else [key])]
         frames, flags = self._read(keys, batched)
-        item = self._package(frames.permute(0, 1, 4, 2, 3), keys, flags)
+        item = self._package(self._layout(frames), keys, flags)
         return item if batched else self._unbatch(item)
 
 

@@ -58,15 +58,15 @@ def _open_source(path: Path | None, manifest: Path | None, split: str | None = N
 @click.option("--split", default=None, help="Only this split of the manifest (default: every record).")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRIC_NAMES), default=("fvd16",),
               show_default=True, help="Repeat for several metrics.")
-@click.option("--num-videos", type=int, default=None, help="Clips per side for FVD (default 2048).")
-@click.option("--num-frames", "num_images", type=int, default=None, help="Frames per side for FID (default 50000).")
+@click.option("--num-videos", type=click.IntRange(min=2), default=None, help="Clips per side for FVD (default 2048).")
+@click.option("--num-frames", "num_images", type=click.IntRange(min=2), default=None, help="Frames per side for FID (default 50000).")
 @click.option("--fake-sampling", type=click.Choice(["first", "class_aware"]), default="first", show_default=True)
 @click.option("--real-sampling", type=click.Choice(["first", "class_aware"]), default="class_aware", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the class-aware sampling.")
 @click.option("--features", type=click.Choice(["logits", "pool"]), default="logits", show_default=True,
               help="I3D features for FVD: 400 logits (standard) or 1024-d pre-logit pool.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 ... (auto: cuda if present).")
-@click.option("--batch-size", type=int, default=None, help="Clips (FVD) or frames (FID) per forward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Clips (FVD) or frames (FID) per forward pass.")
 @click.option("--i3d-weights", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--no-cache", is_flag=True, help="Do not read or write cached real statistics.")
