@@ -12,7 +12,11 @@ env:
 demo: env
 	$(PY) -m styleinv_data.demo --out demo_out
 
+# Caches (CUDA build check, converted metric weights) live inside the checkout, so a fresh clone
+# measures the cold path and never reuses a stale build from elsewhere.
 test: env
+	STYLEINV_TEST_EXTENSIONS_DIR="$${STYLEINV_TEST_EXTENSIONS_DIR:-$(CURDIR)/.cache/test-extensions}" \
+	STYLEINV_CACHE="$${STYLEINV_CACHE:-$(CURDIR)/.cache/styleinv}" \
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 clean:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from styleinv_data.datasets import ClipDataset, FrameDataset, ThreadedLoader, make_loader, mirror_decision, read_frames
 from styleinv_data.datasets import decode as decode_module
+from styleinv_data.datasets.buffer_pool import BatchBufferPool
 from styleinv_data.datasets.decode import decode_image, decode_with_pil
 from styleinv_data.manifest import build_manifest, read_manifest, write_manifest
 from styleinv_data.sampling import ClassAwareFrameSampler, SparseClipConfig, SparseClipSampler
@@ -179,3 +180,63 @@ def test_datasets_pickle_without_open_handles(zip_dataset):
     copy = pickle.loads(pickle.dumps(clips))  # what a spawned DataLoader worker receives
     assert copy.reader.store._zip is None
     assert torch.equal(copy[(1, (0, 2))], before)
+
+
+def test_buffer_pool_reuses_a_buffer_only_when_nothing_refers_to_it():
+    pool = BatchBufferPool(capacity=2)
+    shape = (2, 1, 4, 5, 3)
+    a = pool.take(shape)
+    a_ptr = a.data_ptr()
+    assert a.shape == shape and a.dtype == torch.uint8 and a.is_contiguous()
+    kept_view = a.permute(0, 1, 4, 2, 3)[1]  # the consumer keeps a view of the batch only
+    del a
+    b = pool.take(shape)  # the first buffer is still referenced: a second one
+    assert b.data_ptr() != a_ptr and (pool.allocated, pool.reused) == (2, 0)
+    del kept_view
+    c = pool.take(shape)  # now free: handed out again
+    assert c.data_ptr() == a_ptr and pool.reused == 1
+    other = pool.take((1, 1, 4, 5, 3))  # another shape, pool full: a fresh, unpooled buffer
+    assert other.shape == (1, 1, 4, 5, 3) and pool.allocated == 3
+    del b, c
+    assert pool.take(shape).data_ptr() in {a_ptr} | {buf.data_ptr() for buf, _ in pool._buffers}
+    with pytest.raises(ValueError, match="capacity"):
+        BatchBufferPool(0)
+
+
+@pytest.mark.parametrize("return_meta", [False, True])
+def test_threaded_loader_reused_buffers_never_overwrite_kept_batches(frames_dataset, zip_dataset, return_meta):
+    for root in (frames_dataset.root, zip_dataset.root):
+        m = build_manifest(root)
+        clips = ClipDataset(m, mirror=True, seed=3, return_meta=return_meta)
+        sampler = SparseClipSampler(clips.frame_counts, SparseClipConfig(nframes=8, max_dist=4), seed=0)
+        keys = [k for _, k in zip(range(24), sampler)]
+        expected = [clips[keys[i:i + 2]] for i in range(0, 24, 2)]
+        image = (lambda b: b["frames"]) if return_meta else (lambda b: b)
+        loader = ThreadedLoader(clips, sampler, batch_size=2, num_threads=2, prefetch_batches=2)
+        assert loader.buffer_pool is not None
+        kept = [b for _, b in zip(range(12), loader)]  # every batch kept: no buffer may be reused
+        assert loader.buffer_pool.reused == 0
+        for got, want in zip(kept, expected):
+            assert torch.equal(image(got), image(want))
+            if return_meta:
+                assert torch.equal(got["mirrored"], want["mirrored"])
+        dropped = ThreadedLoader(clips, sampler, batch_size=2, num_threads=2, prefetch_batches=2)
+        for (_, got), want in zip(zip(range(12), dropped), expected):  # each batch dropped after use
+            assert torch.equal(image(got), image(want))
+        assert dropped.buffer_pool.reused > 0 and dropped.buffer_pool.allocated <= dropped.buffer_pool.capacity
+        frames = FrameDataset(m)
+        frame_keys = [(v, (f,)) for v, n in enumerate(frames.frame_counts) for f in range(n)][:8]
+        threaded = [b.clone() for b in ThreadedLoader(frames, frame_keys, batch_size=4, num_threads=2)]
+        assert torch.equal(torch.cat(threaded), frames[frame_keys])
+        fresh = ThreadedLoader(frames, frame_keys, batch_size=4, reuse_buffers=False)
+        assert fresh.buffer_pool is None and torch.equal(torch.cat(list(fresh)), frames[frame_keys])
+
+
+def test_load_batch_checks_the_supplied_buffer(frames_dataset):
+    clips = ClipDataset(build_manifest(frames_dataset.root))
+    keys = [(0, (0, 1)), (1, (2, 3))]
+    out = torch.empty((2, 2, 12, 16, 3), dtype=torch.uint8)
+    batch = clips.load_batch(keys, alloc=lambda shape: out)
+    assert batch.data_ptr() == out.data_ptr() and torch.equal(batch, clips[keys])
+    with pytest.raises(ValueError, match=r"must return a contiguous uint8 tensor of the asked shape"):
+        clips.load_batch(keys, alloc=lambda shape: torch.empty((1, 2, 12, 16, 3), dtype=torch.uint8))
