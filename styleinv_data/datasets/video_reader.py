@@ -81,10 +81,11 @@ class VideoFrameReader:
         self.layout = manifest.header.layout
         self.store = FrameStore(self.root, self.layout, manifest.header.container) if self.layout != "mp4" else None
 
-    def _where(self, record: VideoRecord, name: str) -> str:
+    def _where_prefix(self, record: VideoRecord) -> str:
+        """What error messages put before a frame's file name (the zip member or file path)."""
         if self.layout == "zip":
-            return f"{self.store.zip_path}:{record.path}/{name}"  # type: ignore[union-attr]
-        return f"{self.root}/{record.path}/{name}"
+            return f"{self.store.zip_path}:{record.path}/"  # type: ignore[union-attr]
+        return f"{self.root}/{record.path}/"
 
     def read_into(self, record: VideoRecord, indices: Sequence, out_thwc: np.ndarray, mirror: bool = False) -> None:
         """Decode the frames at ``indices`` into ``out_thwc`` (``T x H x W x 3`` uint8)."""
@@ -93,10 +94,12 @@ class VideoFrameReader:
             frames = self._read_mp4(record, idx)
             out_thwc[...] = frames[:, :, ::-1] if mirror else frames
             return
+        where_prefix = self._where_prefix(record)  # once per call: the per-frame work is the hot path
+        ext = record.frame_ext or ".jpg"
+        read = self.store.read
         for t, i in enumerate(idx):
             name = record.frame_name(i)
-            decode_into(self.store.read(record.path, name), record.frame_ext or ".jpg", out_thwc[t],
-                        self._where(record, name), mirror=mirror)
+            decode_into(read(record.path, name), ext, out_thwc[t], where_prefix + name, mirror=mirror)
 
     def read_frames(self, record: VideoRecord, indices: Sequence, mirror: bool = False,
                     shared: bool = False) -> torch.Tensor:

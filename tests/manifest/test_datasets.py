@@ -240,3 +240,76 @@ def test_load_batch_checks_the_supplied_buffer(frames_dataset):
     assert batch.data_ptr() == out.data_ptr() and torch.equal(batch, clips[keys])
     with pytest.raises(ValueError, match=r"must return a contiguous uint8 tensor of the asked shape"):
         clips.load_batch(keys, alloc=lambda shape: torch.empty((1, 2, 12, 16, 3), dtype=torch.uint8))
+
+
+def _zip_bytes_of_every_member(zip_path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as zf:
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_stored_zip_members_are_read_with_pread_and_match_zipfile(zip_dataset):
+    import pickle
+    import zlib
+
+    from styleinv_data.manifest.storage import FrameStore
+
+    expected = _zip_bytes_of_every_member(zip_dataset.root / "frames.zip")
+    assert len(expected) == sum(zip_dataset.lengths.values())
+    store = FrameStore(zip_dataset.root, "zip", "frames.zip")
+    for member, data in expected.items():
+        video, frame = member.split("/")
+        assert store.stored_member(member) is not None  # the crop writes ZIP_STORED: the fast path serves it
+        got = store.read(video, frame)
+        assert got == data and zlib.crc32(got) == store._zipfile().getinfo(member).CRC
+    clone = pickle.loads(pickle.dumps(store))  # a worker's copy opens its own handles
+    assert clone._zip_fd is None and clone.read("clip_b", "000003.jpg") == expected["clip_b/000003.jpg"]
+    clone.close()
+    store.close()
+    assert store._zip_fd is None
+
+
+def test_zip_fast_path_handles_local_extras_prefixes_and_falls_back_for_deflated(tmp_path):
+    import io
+    import zipfile
+    import zlib
+
+    from styleinv_data.manifest import ManifestError
+    from styleinv_data.manifest.storage import FrameStore
+
+    rng = np.random.default_rng(0)
+    payloads = {f"v/{i:06d}.jpg": rng.integers(0, 256, 300 + 50 * i, dtype=np.uint8).tobytes() for i in range(4)}
+    payloads["v/000003.jpg"] = b"abc" * 400  # compressible: deflate really shrinks it
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (name, data) in enumerate(payloads.items()):
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED if i == 3 else zipfile.ZIP_STORED
+            if i == 1:
+                info.extra = b"\xfe\xca\x04\x00pad!"  # a local-header extra field shifts the data offset
+            zf.writestr(info, data)
+    root = tmp_path / "z"
+    root.mkdir()
+    (root / "frames.zip").write_bytes(b"#!prefix before the zip\n" + buf.getvalue())  # offsets are absolute
+
+    store = FrameStore(root, "zip")
+    assert _zip_bytes_of_every_member(root / "frames.zip") == payloads
+    for name, data in payloads.items():
+        assert store.read(*name.split("/")) == data
+    assert store.stored_member("v/000001.jpg").data_offset > store.stored_member("v/000000.jpg").data_offset
+    assert store.stored_member("v/000003.jpg") is None  # deflated: zipfile reads (and CRC-checks) it
+    assert zlib.crc32(store.read("v", "000003.jpg")) == zlib.crc32(payloads["v/000003.jpg"])
+    with pytest.raises(ManifestError, match=r"frames.zip:v/000009.jpg: missing frame"):
+        store.read("v", "000009.jpg")
+    store.close()
+
+
+def test_folder_reads_return_the_file_bytes(frames_dataset):
+    from styleinv_data.manifest.storage import FrameStore
+
+    store = FrameStore(frames_dataset.root, "frames")
+    for path in sorted(frames_dataset.root.glob("clip_*/*.jpg")):
+        assert store.read(path.parent.name, path.name) == path.read_bytes()
+    (frames_dataset.root / "clip_a" / "000000.jpg").write_bytes(b"")
+    assert store.read("clip_a", "000000.jpg") == b""
