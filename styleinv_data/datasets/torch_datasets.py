@@ -120,6 +120,13 @@ class _ManifestDataset(Dataset):
             return {k: (v[0].item() if k in ("video_index", "label", "mirrored") else v[0]) for k, v in item.items()}
         return item[0]
 
+    def __getitem__(self, key: Any) -> Any:
+        batched = isinstance(key, list)
+        keys = [self._resolve(k) for k in (key if batched else [key])]
+        frames, flags = self._read(keys, batched)
+        item = self._package(self._layout(frames), keys, flags)
+        return item if batched else self._unbatch(item)
+
 
 class FrameDataset(_ManifestDataset):
     """Single frames (``uint8 [3, H, W]``) of the videos of a manifest (optionally one split)."""
@@ -155,13 +162,6 @@ class FrameDataset(_ManifestDataset):
     def _layout(self, frames_bthwc: torch.Tensor) -> torch.Tensor:
         return frames_bthwc[:, 0].permute(0, 3, 1, 2)
 
-    def __getitem__(self, key: Any) -> Any:
-        batched = isinstance(key, list)
-        keys = [self._resolve(k) for k in (key if batched else [key])]
-        frames, flags = self._read(keys, batched)
-        item = self._package(self._layout(frames), keys, flags)
-        return item if batched else self._unbatch(item)
-
 
 class ClipDataset(_ManifestDataset):
     """Frames at given indices of one video (``uint8 [T, 3, H, W]``), one mirror flag per clip."""
@@ -186,13 +186,6 @@ class ClipDataset(_ManifestDataset):
 
     def _layout(self, frames_bthwc: torch.Tensor) -> torch.Tensor:
         return frames_bthwc.permute(0, 1, 4, 2, 3)
-
-    def __getitem__(self, key: Any) -> Any:
-        batched = isinstance(key, list)
-        keys = [self._resolve(k) for k in (key if batched else [key])]
-        frames, flags = self._read(keys, batched)
-        item = self._package(self._layout(frames), keys, flags)
-        return item if batched else self._unbatch(item)
 
 
 def make_loader(dataset: Dataset, sampler: Sampler | Iterable, batch_size: int, num_workers: int = 2,
