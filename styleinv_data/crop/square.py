@@ -9,7 +9,7 @@ rendered: nothing here drops a frame.
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -108,9 +108,12 @@ def crop_padded(
 
 
 def render_square(
-    frame_rgb: np.ndarray, square_xyxy: Sequence[float], size: int, pad_mode: PadMode = "edge", pad_value: int = 0
+    frame_rgb: Any, square_xyxy: Sequence[float], size: int, pad_mode: PadMode = "edge", pad_value: int = 0
 ) -> np.ndarray:
     """Crop the float square (padding outside the frame) and resize it to ``size x size`` (Lanczos).
+
+    ``frame_rgb`` is an ``(H, W, 3)`` RGB8 array or a :class:`~styleinv_data.io.yuv.Yuv420Frame`
+    (then only the cut-out region is converted to RGB, with ffmpeg's numbers).
 
     Only the integer hull of the square plus the Lanczos filter's reach is cut out (numpy slicing;
     padding only when needed); Pillow's Lanczos filter (its numbers, computed by
@@ -124,7 +127,11 @@ def render_square(
     margin = math.ceil(3.0 * max(scale, 1.0)) + 1  # Lanczos-3 support in source pixels
     ix0, iy0 = math.floor(x0) - margin, math.floor(y0) - margin
     ix1, iy1 = math.ceil(x1) + margin, math.ceil(y1) + margin
-    region = crop_padded(frame_rgb, ix0, iy0, ix1, iy1, pad_mode, pad_value)
+    crop_rgb = getattr(frame_rgb, "crop_rgb", None)
+    if crop_rgb is not None:  # a Yuv420Frame: convert only the region
+        region = crop_rgb(ix0, iy0, ix1, iy1, pad_mode, pad_value)
+    else:
+        region = crop_padded(frame_rgb, ix0, iy0, ix1, iy1, pad_mode, pad_value)
     from styleinv_data.crop.lanczos import resize_box_lanczos  # imports numba on first use only
 
     return resize_box_lanczos(region, (x0 - ix0, y0 - iy0, x1 - ix0, y1 - iy0), (size, size))

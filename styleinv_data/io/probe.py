@@ -24,6 +24,8 @@ class VideoInfo:
     num_frames: int
     fps: float | None
     pix_fmt: str | None = None
+    color_range: int | None = None  # FFmpeg's AVColorRange (0 unspecified, 1 limited, 2 full); None: not a video
+    color_space: int | None = None  # FFmpeg's AVColorSpace (2 unspecified, 1 BT.709, 5/6 BT.601, ...)
 
 
 def is_video_file(path: Path) -> bool:
@@ -72,9 +74,19 @@ def _probe_video(path: Path) -> VideoInfo:
         if num_frames <= 0:
             num_frames = _count_packets(container, stream)
         pix_fmt = ctx.pix_fmt
+        color_range, color_space = _int_or_none(ctx, "color_range"), _int_or_none(ctx, "colorspace")
     finally:
         container.close()
-    return VideoInfo(path=path, kind="video", width=width, height=height, num_frames=num_frames, fps=fps, pix_fmt=pix_fmt)
+    return VideoInfo(path=path, kind="video", width=width, height=height, num_frames=num_frames, fps=fps, pix_fmt=pix_fmt,
+                     color_range=color_range, color_space=color_space)
+
+
+def _int_or_none(ctx, name: str) -> int | None:
+    try:
+        value = getattr(ctx, name)
+        return None if value is None else int(value)
+    except (AttributeError, TypeError, ValueError):  # an older PyAV without the attribute
+        return None
 
 
 def _count_packets(container, stream) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 
 from styleinv_data.crop.plan import CropPlan, FramePlan, Segment
 from styleinv_data.crop.square import BoxXYXY, fill_missing_boxes, leaves_image, square_from_box
+from styleinv_data.io.decode import av_decode_supported, iter_video_frames_av
 from styleinv_data.io.probe import VIDEO_EXTENSIONS, VideoInfo, probe_source
 from styleinv_data.io.source import iter_source_frames
 from styleinv_data.masks import MaskRule, mask_to_box
@@ -87,6 +88,25 @@ class MaskStrategy(SquareRenderer):
         self.rule = _mask_rule(options)
         self.crop = recipe.crop
         self.decode_threads = recipe.run.decode_threads
+        self._video: tuple[Path, VideoInfo] | None = None  # the video being planned, for open_render_frames
+
+    def open_render_frames(self) -> Iterator[Any] | None:
+        """The video's frames for rendering, decoded in-process as ``yuv420p`` planes (no ffmpeg
+        process, pipe or full-frame colour conversion; ``render_square`` converts only the crop region,
+        with ffmpeg's numbers), for the sources where that gives ffmpeg's RGB pixels
+        (:func:`~styleinv_data.io.decode.av_decode_supported`); ``None`` otherwise (the runner's RGB
+        decode is used)."""
+        if self._video is None or not av_decode_supported(self._video[1], "yuv420p"):
+            return None
+        path, info = self._video
+        return iter_video_frames_av(path, pix_fmt="yuv420p", threads=self.decode_threads, info=info)
+
+    def _mask_frames(self, mask_path: Path, mask_info: VideoInfo) -> Iterator[np.ndarray]:
+        """gray8 mask frames: in-process decode (the luma plane, range-expanded as ffmpeg's ``gray``)
+        for yuv420p limited-range mask videos, the ffmpeg pipe (or the frame folder) otherwise."""
+        if av_decode_supported(mask_info, "gray"):
+            return iter_video_frames_av(mask_path, pix_fmt="gray", threads=self.decode_threads, info=mask_info)
+        return iter_source_frames(mask_path, gray=True, threads=self.decode_threads, info=mask_info)
 
     def params(self) -> dict[str, Any]:
         return {"mask": dataclasses.asdict(self.rule), "mask_layout": self.options["mask_layout"], **dataclasses.asdict(self.crop)}
@@ -97,7 +117,7 @@ class MaskStrategy(SquareRenderer):
         sx, sy = info.width / mask_info.width, info.height / mask_info.height
         boxes: list[BoxXYXY | None] = [None] * info.num_frames
         count = 0
-        frames: Iterator[np.ndarray] = iter_source_frames(mask_path, gray=True, threads=self.decode_threads, info=mask_info)
+        frames: Iterator[np.ndarray] = self._mask_frames(mask_path, mask_info)
         for i, mask in enumerate(frames):
             count += 1
             if i >= info.num_frames:
@@ -113,6 +133,7 @@ class MaskStrategy(SquareRenderer):
         is decoded alongside the video (the runner zips the two), looking ahead over empty/missing masks
         only as far as the next mask with a face. Returns ``None`` when a full pass is needed (other
         box modes, a reused plan). The finished :class:`CropPlan` is ``self.streamed_plan`` afterwards."""
+        self._video = (Path(video_path), inputs["info"])
         if self.crop.box_mode != "per-frame" or inputs.get("previous_plan") is not None or not inputs.get("mask_path"):
             return None
         return self._stream(video_id, Path(inputs["mask_path"]), inputs["info"])
@@ -135,7 +156,7 @@ class MaskStrategy(SquareRenderer):
             frames.append(plan)
             return plan
 
-        masks = iter_source_frames(mask_path, gray=True, threads=self.decode_threads, info=mask_info)
+        masks = self._mask_frames(mask_path, mask_info)
         try:
             for i, mask in enumerate(masks):
                 counts["mask_frames"] += 1
@@ -183,6 +204,7 @@ class MaskStrategy(SquareRenderer):
 
     def plan(self, video_id: str, video_path: Path, **inputs: Any) -> CropPlan:
         info: VideoInfo = inputs["info"]
+        self._video = (Path(video_path), info)
         n = info.num_frames
         if n <= 0:
             raise ValueError(f"{video_path}: no frames")

@@ -10,6 +10,7 @@ once per video and :meth:`forward_from_stem` runs the rest per frame, which is h
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ class EncoderConfig:
             raise ValueError("stage_channels and stage_units need the same, non-zero length")
         if self.mixed_precision not in ("bf16", "fp16", "off"):
             raise ValueError(f"mixed_precision must be 'bf16', 'fp16' or 'off', got {self.mixed_precision!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
     @classmethod
     def ir_se(cls, num_layers: int = 50, **overrides: object) -> "EncoderConfig":
@@ -124,22 +128,56 @@ class AdaINResBlock(nn.Module):
         return (x + h) / math.sqrt(2.0)
 
 
+def build_trunk(config: EncoderConfig) -> tuple[nn.Sequential, nn.ModuleList]:
+    """pSp's IR-SE trunk: input layer (conv 3x3 -> BN -> PReLU) and the stages of bottleneck units."""
+    first = config.stage_channels[0]
+    input_layer = nn.Sequential(nn.Conv2d(3, first, 3, 1, 1, bias=False), nn.BatchNorm2d(first), nn.PReLU(first))
+    stages = []
+    in_channels = first
+    for channels, units in zip(config.stage_channels, config.stage_units):
+        blocks = [BottleneckIRSE(in_channels, channels, 2, config.se_reduction)]
+        blocks += [BottleneckIRSE(channels, channels, 1, config.se_reduction) for _ in range(units - 1)]
+        stages.append(nn.Sequential(*blocks))
+        in_channels = channels
+    return input_layer, nn.ModuleList(stages)
+
+
+def prepare_encoder_input(image: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Check [N, 3, H, W] and resize to ``size`` (antialiased bilinear) when given."""
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"encoder input must be [N, 3, H, W], got {tuple(image.shape)}")
+    if size is not None and image.shape[-1] != size:
+        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return image.float()
+
+
+class InversionEncoder(nn.Module):
+    """Stage 2's pSp encoder into W: IR-SE trunk -> average pool -> FC -> w (one 512-d code).
+
+    Its ``input_layer.*`` and ``stages.*`` tensors have the same names and shapes as the
+    modulated encoder's, which stage 3 initialises from them."""
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or EncoderConfig()
+        self.input_layer, self.stages = build_trunk(config)
+        self.output_fc = EqualizedLinear(config.stage_channels[-1], config.w_dim)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """w offsets [N, w_dim] for images [N, 3, H, W] in [-1, 1] (stage 2 adds G's w_avg)."""
+        x = self.input_layer(prepare_encoder_input(image, self.config.input_resolution))
+        for stage in self.stages:
+            x = stage(x)
+        return self.output_fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
 class ModulatedInversionEncoder(nn.Module):
     """IR-SE trunk with an AdaIN residual block after each stage: (image, s_t) -> delta w_t."""
 
     def __init__(self, config: EncoderConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or EncoderConfig()
-        first = config.stage_channels[0]
-        self.input_layer = nn.Sequential(nn.Conv2d(3, first, 3, 1, 1, bias=False), nn.BatchNorm2d(first), nn.PReLU(first))
-        stages = []
-        in_channels = first
-        for channels, units in zip(config.stage_channels, config.stage_units):
-            blocks = [BottleneckIRSE(in_channels, channels, 2, config.se_reduction)]
-            blocks += [BottleneckIRSE(channels, channels, 1, config.se_reduction) for _ in range(units - 1)]
-            stages.append(nn.Sequential(*blocks))
-            in_channels = channels
-        self.stages = nn.ModuleList(stages)
+        self.input_layer, self.stages = build_trunk(config)
         self.adains = nn.ModuleList(
             AdaINResBlock(channels, config.style_dim, config.adain_lr_multiplier) for channels in config.stage_channels
         )
@@ -152,12 +190,7 @@ class ModulatedInversionEncoder(nn.Module):
         return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
 
     def _prepare(self, image: torch.Tensor) -> torch.Tensor:
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"encoder input must be [N, 3, H, W], got {tuple(image.shape)}")
-        size = self.config.input_resolution
-        if size is not None and image.shape[-1] != size:
-            image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return image.float()
+        return prepare_encoder_input(image, self.config.input_resolution)
 
     # ------------------------------------------------------------------ forward
     def encode_stem(self, image: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,170 @@
+"""``styleinv-train``: the three training stages and the style-transfer finetune.
+
+    styleinv-train stage1 --config faceforensics --manifest data/ffs/manifest.jsonl
+    styleinv-train stage2 --config faceforensics --manifest ... --generator runs/00000-stage1-.../checkpoints/ckpt-....safetensors
+    styleinv-train stage3 --config faceforensics --manifest ... --generator G.safetensors --encoder E.safetensors
+    styleinv-train finetune --config faceforensics --generator G.safetensors --images stylised/
+    torchrun --nproc_per_node 8 -m styleinv_model.train.cli stage1 ...     (data parallel)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from styleinv_model.train.config import STAGES, ConfigError, TrainConfig, load_stage_config
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def stage_class(stage: str) -> type:
+    if stage == "stage1":
+        from styleinv_model.train.stage1 import Stage1
+
+        return Stage1
+    if stage == "stage2":
+        from styleinv_model.train.stage2 import Stage2
+
+        return Stage2
+    if stage == "stage3":
+        from styleinv_model.train.stage3 import Stage3
+
+        return Stage3
+    from styleinv_model.train.finetune import Finetune
+
+    return Finetune
+
+
+def build_config(stage: str, config: str, overrides: tuple[str, ...], outdir: Path | None, seed: int | None,
+                 device: str | None, max_steps: int | None, generator: Path | None, encoder: Path | None,
+                 images: Path | None) -> TrainConfig:
+    sets = list(overrides)
+    if outdir is not None:
+        sets.append(f"run.outdir={outdir}")
+    if seed is not None:
+        sets.append(f"run.seed={seed}")
+    if device is not None:
+        sets.append(f"run.device={device}")
+    if max_steps is not None:
+        sets.append(f"{stage}.max_steps={max_steps}")
+    if generator is not None:
+        key = "init_from" if stage == "stage1" else "generator_checkpoint"
+        sets.append(f"{stage}.{key}={generator}")
+    if encoder is not None:
+        if stage != "stage3":
+            raise ConfigError("--encoder is a stage3 option (the stage-2 checkpoint)")
+        sets.append(f"stage3.encoder_checkpoint={encoder}")
+    if images is not None:
+        if stage != "finetune":
+            raise ConfigError("--images is a finetune option (the stylised image folder)")
+        sets.append(f"finetune.images={images}")
+    return load_stage_config(stage, config, sets)
+
+
+def train(stage: str, config: TrainConfig, manifest: Path | None, resume: Path | None, name: str | None,
+          progress: bool = True):
+    """Run one stage in this process (joining a torchrun process group when there is one)."""
+    import torch
+
+    from styleinv_model.train.distributed import init_distributed, shutdown_distributed
+    from styleinv_model.train.loop import resolve_device, run_stage
+
+    wanted = config.run.device
+    device_type = "cuda" if wanted.startswith("cuda") or (wanted == "auto" and torch.cuda.is_available()) else "cpu"
+    info = init_distributed(device_type)
+    try:
+        device = resolve_device(wanted, info)
+        stage_obj = stage_class(stage)(config, manifest, info, device)
+        return run_stage(stage_obj, resume=resume, run_name=name, progress=progress)
+    finally:
+        shutdown_distributed()
+
+
+def _common(function):
+    options = [
+        click.option("--config", "config_name", default="demo", show_default=True,
+                     help="A bundled config (faceforensics, deeperforensics, celebvhq, taichi, skytimelapse, demo) or a YAML path."),
+        click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Dataset manifest (styleinv-data manifest); not used by finetune."),
+        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="Override a config value, e.g. --set stage1.batch_size=32 (repeatable)."),
+        click.option("--resume", type=click.Path(path_type=Path), default=None,
+                     help="A run folder (its latest checkpoint) or a checkpoint file to continue exactly."),
+        click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Where run folders go (run.outdir)."),
+        click.option("--name", default=None, help="Run name (default: the dataset name)."),
+        click.option("--seed", type=int, default=None),
+        click.option("--device", default=None, help="auto, cpu, cuda or cuda:N."),
+        click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Stop after this many steps."),
+        click.option("--generator", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Stage-1 checkpoint or StyleGAN2-ADA .pkl (stage1: start from it)."),
+        click.option("--encoder", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="stage3: the stage-2 encoder checkpoint."),
+        click.option("--images", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="finetune: folder of stylised aligned images."),
+        click.option("--quiet", is_flag=True, help="No progress bar or summary."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Train StyleInV: stage1 (image generator), stage2 (inversion encoder), stage3 (StyleInV), finetune."""
+
+
+def _make_command(stage: str, help_text: str) -> None:
+    @main.command(stage, help=help_text)
+    @_common
+    def command(config_name, manifest, overrides, resume, outdir, name, seed, device, max_steps, generator, encoder,
+                images, quiet) -> None:
+        from styleinv_model.train.loop import NonFiniteLoss
+        from styleinv_model.train.state import CheckpointMismatch
+
+        try:
+            config = build_config(stage, config_name, overrides, outdir, seed, device, max_steps, generator, encoder,
+                                  images)
+        except ConfigError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_CONFIG)
+        try:
+            train(stage, config, manifest, resume, name, progress=not quiet)
+        except NonFiniteLoss as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILED)
+        except (CheckpointMismatch, FileNotFoundError, ValueError, ConfigError, RuntimeError) as error:
+            click.echo(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", err=True)
+            sys.exit(EXIT_FAILED)
+
+
+for _stage, _help in (
+    ("stage1", "Stage 1: StyleGAN2 image generator on all frames (class-aware sampling, ADA, EMA)."),
+    ("stage2", "Stage 2: pSp inversion encoder into W (L2, LPIPS and identity losses when their weights exist)."),
+    ("stage3", "Stage 3: StyleInV over the frozen image generator (Eq. 6, sparse clips, video discriminator)."),
+    ("finetune", "Style transfer: finetune the image generator on stylised images, mapping and layers <= 32 frozen."),
+):
+    _make_command(_stage, _help)
+
+
+@main.command("show-config")
+@click.option("--config", "config_name", default="demo", show_default=True)
+@click.option("--stage", type=click.Choice(STAGES), default="stage1", show_default=True)
+@click.option("--set", "overrides", multiple=True)
+def show_config(config_name: str, stage: str, overrides: tuple[str, ...]) -> None:
+    """Print the resolved, validated config of one stage as YAML."""
+    import yaml
+
+    try:
+        config = load_stage_config(stage, config_name, list(overrides))
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
