@@ -2,25 +2,36 @@
 
 Synthesises a 640x480 H.264 clip (the real astronaut face from scikit-image moving over a textured
 background, with a size change and a stretch near the border) plus its H.264 mask video, then runs,
-interleaved ``--repeats`` times in the same process (so load changes hit both sides alike):
+interleaved ``--repeats`` times in the same process (so load changes hit all sides alike):
 
-* ``decode``: decode the video (RGB) and its mask (gray) through the same ffmpeg pipes and
-  threads the pipeline uses, nothing else;
+* ``decode`` (headline baseline): decode the video as RGB24 and its mask as gray8 through ffmpeg
+  rawvideo pipes (the arrays the field's scripts work on, the way this pipeline decoded before);
+* ``decode, crop's formats``: decode exactly what the crop now decodes, the same way: the video as
+  ``yuv420p`` planes and the mask as gray8, in-process (PyAV), nothing else;
 * ``crop``:   the whole per-video task: decode video and mask, box, Algorithm 1 square, crop,
   Lanczos resize to 256, JPEG q95 write (frames layout), plan sidecar + status file;
 * ``field``:  the field's script re-written from REFERENCE.md §2 (for context, same run).
 
-Both sides use one Python process (plus its ffmpeg decoder processes). Prints a table and writes
-``benchmarks/results/crop_throughput.json``. Sections are functions in ``SECTIONS``; each returns a
-dict of rows merged into the JSON.
+Every crop repeat writes into a new folder; the outputs are deleted after the last repeat, not
+between repeats: on an ext4 file system without a journal (this machine's), creating a file skips
+every inode of its block group deleted in the last seconds to minutes, so deleting 300 files before
+each timed run would bill the crop for the benchmark's own clean-up. The cost of creating a file in
+``--workdir`` (default: the system temporary folder) is measured and printed, because other jobs'
+deletions there raise it too.
 
-    .venv/bin/python benchmarks/crop_throughput.py [--frames 300] [--repeats 3]
+Both sides use one Python process (plus its ffmpeg decoder processes where there are any). Prints a
+table with the load average and writes ``benchmarks/results/crop_throughput.json``. Sections are
+functions in ``SECTIONS``; each returns a dict of rows merged into the JSON.
+
+    .venv/bin/python benchmarks/crop_throughput.py [--frames 300] [--repeats 3] [--sections mask]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import platform
 import resource
 import shutil
@@ -79,6 +90,37 @@ def time_decode(video: Path, mask: Path, threads: int) -> tuple[int, float, floa
     for frame, m in zip(iter_video_frames(video, threads=threads), iter_video_frames(mask, gray=True, threads=threads)):
         n += 1
     return n, time.perf_counter() - start, cpu_seconds() - cpu0
+
+
+def time_decode_crop_formats(video: Path, mask: Path, threads: int) -> tuple[int, float, float]:
+    """(frames, wall seconds, CPU seconds) of decoding what the crop decodes, the way it decodes it:
+    the video as yuv420p planes and the mask as gray8, in-process where the crop does so."""
+    from styleinv_data.io.decode import av_decode_supported, iter_video_frames, iter_video_frames_av
+    from styleinv_data.io.probe import probe_source
+
+    vinfo, minfo = probe_source(video), probe_source(mask)
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    frames = (iter_video_frames_av(video, pix_fmt="yuv420p", threads=threads, info=vinfo)
+              if av_decode_supported(vinfo, "yuv420p") else iter_video_frames(video, threads=threads, info=vinfo))
+    masks = (iter_video_frames_av(mask, pix_fmt="gray", threads=threads, info=minfo)
+             if av_decode_supported(minfo, "gray") else iter_video_frames(mask, gray=True, threads=threads, info=minfo))
+    n = 0
+    for frame, m in zip(frames, masks):
+        n += 1
+    return n, time.perf_counter() - start, cpu_seconds() - cpu0
+
+
+def file_creation_cost(folder: Path, files: int = 300, size: int = 19_000) -> float:
+    """CPU ms to create and write one ~19 KB file (a 256 JPEG) in a new sub-folder of ``folder``."""
+    sub = folder / f"file_probe_{os.getpid()}_{time.monotonic_ns()}"
+    sub.mkdir(parents=True)
+    data = os.urandom(size)
+    t0 = time.process_time()
+    for i in range(files):
+        (sub / f"{i:06d}.jpg").write_bytes(data)
+    cost = (time.process_time() - t0) / files * 1000
+    shutil.rmtree(sub)
+    return cost
 
 
 def time_crop(root: Path, out: Path, threads: int) -> tuple[int, float, float]:
@@ -147,15 +189,19 @@ def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> 
     from styleinv_data.masks import mask_to_box
 
     rgb = [f for f, _ in zip(iter_video_frames(video), range(frames))]
+    yuv = [f for f, _ in zip(iter_video_frames(video, pix_fmt="yuv420p"), range(frames))]
     gray = [m for m, _ in zip(iter_video_frames(mask, gray=True), range(frames))]
     squares = [square_from_box(mask_to_box(m)) for m in gray]
     crops = [render_square(f, sq, 256) for f, sq in zip(rgb, squares)]
+    hulls = [(int(sq[0]) - 5, int(sq[1]) - 5, int(sq[2]) + 6, int(sq[3]) + 6) for sq in squares]
     side = int(np.mean([sq[2] - sq[0] for sq in squares]))  # Lanczos alone: Pillow vs ours, same float boxes
     regions = [np.ascontiguousarray(f[100 : 108 + side, 200 : 208 + side]) for f in rgb]
     box = (4.25, 3.75, 4.25 + side, 3.75 + side)
     steps = {
         "mask_to_box": lambda: [mask_to_box(m) for m in gray],
         "crop_pad_lanczos_256": lambda: [render_square(f, sq, 256) for f, sq in zip(rgb, squares)],
+        "yuv420_crop_to_rgb": lambda: [f.crop_rgb(*h) for f, h in zip(yuv, hulls)],
+        "yuv420_crop_pad_lanczos_256": lambda: [render_square(f, sq, 256) for f, sq in zip(yuv, squares)],
         "lanczos_256_pillow": lambda: [np.asarray(Image.fromarray(r).resize((256, 256), Image.Resampling.LANCZOS, box=box))
                                        for r in regions],
         "lanczos_256_numba": lambda: [resize_box_lanczos(r, box, (256, 256)) for r in regions],
@@ -170,6 +216,9 @@ def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> 
             best = min(best, (time.thread_time() - t0) / len(rgb) * 1000)
         out[name] = round(best, 3)
     out["mean_square_side_px"] = round(float(np.mean([sq[2] - sq[0] for sq in squares])), 1)
+    out["yuv420_render_equals_rgb_render"] = all(  # byte for byte, on every frame
+        np.array_equal(render_square(y, sq, 256), c) for y, sq, c in zip(yuv, squares, crops)
+    )
     out["lanczos_numba_equals_pillow"] = all(  # byte for byte, on every frame
         np.array_equal(resize_box_lanczos(r, box, (256, 256)),
                        np.asarray(Image.fromarray(r).resize((256, 256), Image.Resampling.LANCZOS, box=box)))
@@ -179,57 +228,83 @@ def stage_costs(video: Path, mask: Path, frames: int = 60, repeats: int = 3) -> 
 
 
 def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="crop_bench_") as tmp:
+    workdir = Path(args.workdir) if args.workdir else None
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="crop_bench_", dir=workdir) as tmp:
         root = Path(tmp) / "ffs"
         video, mask = synth_face_clip(root, args.frames)
+        fresh = (Path(tmp) / f"out{i}" for i in itertools.count())  # one new folder per crop run
+        fresh_field = (Path(tmp) / f"field{i}" for i in itertools.count())
         time_decode(video, mask, args.threads)  # warm the page cache and the binaries
-        time_crop(root, Path(tmp) / "out", args.threads)  # and the imports a batch pays once per process
-        decode_fps, crop_fps, decode_cpu, crop_cpu, field_fps, field_written = [], [], [], [], [], 0
+        time_decode_crop_formats(video, mask, args.threads)
+        time_crop(root, next(fresh), args.threads)  # and the imports a batch pays once per process
+        file_ms = file_creation_cost(Path(tmp))
+        load_start = os.getloadavg()
+        decode_fps, decode2_fps, crop_fps, field_fps = [], [], [], []
+        decode_cpu, decode2_cpu, crop_cpu, field_written = [], [], [], 0
         for _ in range(args.repeats):  # interleaved
             n, dt, cpu = time_decode(video, mask, args.threads)
             decode_fps.append(n / dt)
             decode_cpu.append(cpu / n * 1000)
-            n2, dt2, cpu2 = time_crop(root, Path(tmp) / "out", args.threads)
-            assert n2 == n == args.frames, (n, n2)
+            n1, dt1, cpu1 = time_decode_crop_formats(video, mask, args.threads)
+            decode2_fps.append(n1 / dt1)
+            decode2_cpu.append(cpu1 / n1 * 1000)
+            n2, dt2, cpu2 = time_crop(root, next(fresh), args.threads)
+            assert n2 == n == n1 == args.frames, (n, n1, n2)
             crop_fps.append(n2 / dt2)
             crop_cpu.append(cpu2 / n2 * 1000)
-            field_written, dt3, _ = time_field_style(video, mask, Path(tmp) / "field")
-            field_fps.append(n / dt3)  # frames *processed* per second (some were dropped)
+            if not args.no_field:
+                field_written, dt3, _ = time_field_style(video, mask, next(fresh_field))
+                field_fps.append(n / dt3)  # frames *processed* per second (some were dropped)
+        load_end = os.getloadavg()
         stages = stage_costs(video, mask)
-    d, c = statistics.median(decode_fps), statistics.median(crop_fps)
+    d, d2, c = statistics.median(decode_fps), statistics.median(decode2_fps), statistics.median(crop_fps)
     ratios = [cf / df for cf, df in zip(crop_fps, decode_fps)]
-    dc, cc = statistics.median(decode_cpu), statistics.median(crop_cpu)
-    return {
-        "mask": {
-            "clip": f"640x480 H.264 (crf 18) + H.264 mask video, {args.frames} frames",
-            "output": "256x256 JPEG q95, frames layout",
-            "processes": 1,
-            "decode_threads": args.threads,
-            "repeats": args.repeats,
-            "decode_video_and_mask_fps": round(d, 1),
-            "full_mask_crop_fps": round(c, 1),
-            "ratio_median_of_runs": round(statistics.median(ratios), 3),
-            "decode_cpu_ms_per_frame": round(dc, 2),
-            "crop_cpu_ms_per_frame": round(cc, 2),
-            "cpu_ratio": round(dc / cc, 3),
-            "decode_fps_runs": [round(v, 1) for v in decode_fps],
-            "crop_fps_runs": [round(v, 1) for v in crop_fps],
-            "stage_cpu_ms_per_frame": stages,
+    ratios2 = [cf / df for cf, df in zip(crop_fps, decode2_fps)]
+    dc, dc2, cc = statistics.median(decode_cpu), statistics.median(decode2_cpu), statistics.median(crop_cpu)
+    row = {
+        "clip": f"640x480 H.264 (crf 18) + H.264 mask video, {args.frames} frames",
+        "output": "256x256 JPEG q95, frames layout",
+        "processes": 1,
+        "decode_threads": args.threads,
+        "repeats": args.repeats,
+        "load_average_start": [round(v, 2) for v in load_start],
+        "load_average_end": [round(v, 2) for v in load_end],
+        "file_create_cpu_ms_in_workdir": round(file_ms, 3),
+        "decode_video_and_mask_fps": round(d, 1),
+        "decode_crop_formats_fps": round(d2, 1),
+        "full_mask_crop_fps": round(c, 1),
+        "ratio_median_of_runs": round(statistics.median(ratios), 3),
+        "ratio_vs_crop_formats_median_of_runs": round(statistics.median(ratios2), 3),
+        "ratio_runs": [round(v, 3) for v in ratios],
+        "decode_cpu_ms_per_frame": round(dc, 2),
+        "decode_crop_formats_cpu_ms_per_frame": round(dc2, 2),
+        "crop_cpu_ms_per_frame": round(cc, 2),
+        "cpu_ratio": round(dc / cc, 3),
+        "cpu_ratio_vs_crop_formats": round(dc2 / cc, 3),
+        "decode_fps_runs": [round(v, 1) for v in decode_fps],
+        "decode_crop_formats_fps_runs": [round(v, 1) for v in decode2_fps],
+        "crop_fps_runs": [round(v, 1) for v in crop_fps],
+        "stage_cpu_ms_per_frame": stages,
+        "target_ratio": 0.8,
+        "field_reference_ratio": 0.22,
+    }
+    if field_fps:
+        row.update({
             "field_style_fps": round(statistics.median(field_fps), 1),
             "field_style_ratio": round(statistics.median([f / d for f, d in zip(field_fps, decode_fps)]), 3),
             "field_style_frames_written": field_written,
-            "target_ratio": 0.8,
-            "field_reference_ratio": 0.22,
-        }
-    }
+        })
+    return {"mask": row}
 
 
-SECTIONS: list[Callable[[argparse.Namespace], dict[str, Any]]] = [bench_mask]
+SECTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"mask": bench_mask}
 
 # Issue 3: the FFHQ strategy's section (its code lives in crop_throughput_ffhq.py).
 from crop_throughput_ffhq import bench_ffhq, print_rows as print_ffhq_rows  # noqa: E402
 
-SECTIONS.append(bench_ffhq)
+SECTIONS["ffhq"] = bench_ffhq
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,21 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="ffmpeg decoder threads, both sides")
     parser.add_argument("--machine", default="2-core x86-64 CPU, shared/loaded")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
+    parser.add_argument("--workdir", default=None, help="folder for the clip and the crop outputs (default: system temp)")
+    parser.add_argument("--no-field", action="store_true", help="skip the field-style script (context only)")
     args = parser.parse_args(argv)
+    names = [n.strip() for n in args.sections.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; use {', '.join(SECTIONS)}")
     rows: dict[str, Any] = {}
-    for section in SECTIONS:
-        rows.update(section(args))
-    m = rows["mask"]
-    print(f"| case | frames/s |\n|---|---|")
-    print(f"| decode video + mask (1 process, {m['decode_threads']} thread) | {m['decode_video_and_mask_fps']} |")
-    print(f"| full mask crop -> 256 JPEG q95 (1 process) | {m['full_mask_crop_fps']} |")
-    print(f"| ratio (median of interleaved runs; target >= 0.8, field 0.22) | {m['ratio_median_of_runs']} |")
-    print(f"| field-style script (whole video in memory, q=95 ignored) | {m['field_style_fps']} "
-          f"(ratio {m['field_style_ratio']}, wrote {m['field_style_frames_written']}/{args.frames} frames) |")
-    print(f"| CPU ms/frame: decode / crop (all threads + ffmpeg children) | {m['decode_cpu_ms_per_frame']} / {m['crop_cpu_ms_per_frame']} |")
-    print(f"| CPU-bound ratio (decode CPU / crop CPU) | {m['cpu_ratio']} |")
-    for name, value in m["stage_cpu_ms_per_frame"].items():
-        print(f"| stage: {name} (CPU ms/frame, best of 3) | {value} |")
+    for name in names:
+        rows.update(SECTIONS[name](args))
+    if "mask" in rows:
+        print_mask_rows(rows["mask"], args)
     if "ffhq" in rows:
         print_ffhq_rows(rows["ffhq"])
     payload = {
@@ -266,9 +339,29 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     previous.update(payload)
     previous["results"] = {**previous.get("results", {}), **rows}
-    RESULTS.write_text(json.dumps(previous, indent=1))
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(previous, indent=1))
+    os.replace(tmp, RESULTS)
     print(f"wrote {RESULTS}")
     return 0
+
+
+def print_mask_rows(m: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"load average (1/5/15 min) at start {m['load_average_start']}, at end {m['load_average_end']}; "
+          f"creating one 19 KB file here costs {m['file_create_cpu_ms_in_workdir']} CPU ms")
+    print("| case (1 process) | frames/s (median) | CPU ms/frame |\n|---|---|---|")
+    print(f"| A: decode video (RGB24) + mask (gray), ffmpeg pipes | {m['decode_video_and_mask_fps']} | {m['decode_cpu_ms_per_frame']} |")
+    print(f"| B: decode what the crop decodes (video yuv420p planes + gray mask, in-process) | "
+          f"{m['decode_crop_formats_fps']} | {m['decode_crop_formats_cpu_ms_per_frame']} |")
+    print(f"| full mask crop -> 256 JPEG q95 | {m['full_mask_crop_fps']} | {m['crop_cpu_ms_per_frame']} |")
+    print(f"| **ratio crop / A** (median of interleaved runs; target >= 0.8, field 0.22) | {m['ratio_median_of_runs']} "
+          f"(runs {m['ratio_runs']}) | CPU ratio {m['cpu_ratio']} |")
+    print(f"| ratio crop / B | {m['ratio_vs_crop_formats_median_of_runs']} | CPU ratio {m['cpu_ratio_vs_crop_formats']} |")
+    if "field_style_fps" in m:
+        print(f"| field-style script (whole video in memory, q=95 ignored) | {m['field_style_fps']} "
+              f"(ratio {m['field_style_ratio']}, wrote {m['field_style_frames_written']}/{args.frames} frames) | |")
+    for name, value in m["stage_cpu_ms_per_frame"].items():
+        print(f"| stage: {name} (CPU ms/frame, best of 3) | {value} | |")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ def _random_init_model(resolution: int, preset: str):
               help="Frames per video in grid.png (0 = no grid).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--image-only", is_flag=True, help="Only the first frames G(w0), as PNGs.")
+@click.option("--generator", "generator_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Another image generator for the StyleInV network (a style-transfer finetune: styleinv-train "
+                   "finetune); its G_ema is used.")
 @click.option("--random-init", is_flag=True,
               help="SMOKE TEST ONLY: untrained random networks instead of a checkpoint (outputs are noise).")
 @click.option("--resolution", type=int, default=256, show_default=True, help="With --random-init only.")
@@ -94,7 +97,8 @@ def _random_init_model(resolution: int, preset: str):
 def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: int | None, seed_start: int,
          num_frames: int | None, seconds: float | None, fps: float, start: float, step: float,
          out_fps: float | None, truncation_psi: float, noise_mode: str, chunk_frames: int, videos_per_batch: int,
-         grid_columns: int, device: str, image_only: bool, random_init: bool, resolution: int, preset: str) -> None:
+         grid_columns: int, device: str, image_only: bool, generator_path: Path | None, random_init: bool,
+         resolution: int, preset: str) -> None:
     """Generate StyleInV videos of any length (any timestamps: --start/--step) or images."""
     from styleinv_model.generate import Timeline, VideoGenerationConfig, generate_images, generate_videos
     from styleinv_model.styleinv.checkpoint import load_image_generator, load_styleinv
@@ -119,6 +123,12 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
             model = load_image_generator(checkpoint_path, run_device)
         else:
             model = load_styleinv(checkpoint_path, run_device)
+        if generator_path is not None:
+            from styleinv_model.styleinv.checkpoint import replace_image_generator
+
+            if image_only or random_init:
+                raise click.UsageError("--generator pairs an image generator with a trained StyleInV checkpoint")
+            model = replace_image_generator(model, load_image_generator(generator_path, run_device))
     except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 

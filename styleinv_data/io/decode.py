@@ -17,6 +17,7 @@ from styleinv_data.io.yuv import (
     _LIMITED_OR_UNSPECIFIED_RANGE,
     Yuv420Frame,
     gray_from_limited_y,
+    source_matrix,
     split_yuv420,
     yuv420_fast_path,
     yuv420_frame_bytes,
@@ -48,8 +49,8 @@ def iter_video_frames(
     Every decoded frame is passed through (``-fps_mode passthrough``, no duplication or dropping to
     a constant rate); gray, RGBA and high-bit-depth sources are converted by ffmpeg. ``threads``
     sets ffmpeg's decoder threads. ``pix_fmt="yuv420p"`` yields
-    :class:`~styleinv_data.io.yuv.Yuv420Frame` planes instead (no colour conversion in ffmpeg; for
-    :func:`~styleinv_data.io.yuv.yuv420_fast_path` sources). Raises :class:`DecodeError` if ffmpeg
+    :class:`~styleinv_data.io.yuv.Yuv420Frame` planes instead (no colour conversion in ffmpeg; their
+    ``to_rgb()`` is ffmpeg's RGB for :func:`~styleinv_data.io.yuv.yuv420_fast_path` sources). Raises :class:`DecodeError` if ffmpeg
     exits with an error.
     """
     path = Path(path)
@@ -71,6 +72,7 @@ def iter_video_frames(
     drainer.start()
     shape = (height, width) if pix_fmt == "gray" else (height, width, 3)
     planar = pix_fmt == "yuv420p"
+    matrix = source_matrix(info) if planar and yuv420_fast_path(info) else "bt601"
     finished = False
     try:
         while True:
@@ -79,7 +81,7 @@ def iter_video_frames(
                 break
             if len(buf) < frame_bytes:  # a partial last frame: the stream ended mid-frame
                 break
-            yield split_yuv420(buf, width, height) if planar else np.frombuffer(buf, dtype=np.uint8).reshape(shape)
+            yield split_yuv420(buf, width, height, matrix) if planar else np.frombuffer(buf, dtype=np.uint8).reshape(shape)
         finished = True
     finally:
         if not finished and proc.poll() is None:
@@ -124,6 +126,7 @@ def iter_video_frames_av(
         raise ValueError(f"{path}: in-process decode supports yuv420p limited-range sources as yuv420p/gray, "
                          f"not {info.pix_fmt} as {pix_fmt}; use iter_video_frames")
     gray = pix_fmt == "gray"
+    matrix = "bt601" if gray else source_matrix(info)
     width, height = info.width, info.height
     try:
         container = av.open(str(path))
@@ -144,7 +147,7 @@ def iter_video_frames_av(
                 if gray:
                     yield gray_from_limited_y(y_plane)
                 else:
-                    yield Yuv420Frame(y_plane, _plane_view(frame.planes[1]), _plane_view(frame.planes[2]))
+                    yield Yuv420Frame(y_plane, _plane_view(frame.planes[1]), _plane_view(frame.planes[2]), matrix)
         except DecodeError:
             raise
         except Exception as e:  # noqa: BLE001 - av.error.* (damaged data)

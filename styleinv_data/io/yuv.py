@@ -2,16 +2,17 @@
 
 The crop decodes the video as ``yuv420p`` (half the bytes of ``rgb24``, and no colour conversion
 in ffmpeg) and converts only the pixels of the crop square to RGB. The conversion reproduces what
-ffmpeg's own ``yuv420p -> rgb24`` conversion (libswscale, default flags) does for BT.601
-limited-range video: each chroma sample serves its 2x2 luma block (no chroma interpolation), and the
-arithmetic is libswscale's 16-bit fixed point (``Y*8`` and ``C*8`` offset, multiplied by 13-bit
-coefficients keeping the high 16 bits, i.e. rounding down, terms added, clipped to 0..255). Checked
-against ffmpeg n9.0.2 (x86-64): identical on every pixel of the test clips
-(``tests/io/test_yuv.py`` allows up to 2 levels, for builds whose libswscale rounds otherwise).
+ffmpeg's own ``yuv420p -> rgb24`` conversion (libswscale, default flags) does for limited-range
+video: each chroma sample serves its 2x2 luma block (no chroma interpolation), and the arithmetic is
+libswscale's 16-bit fixed point (``Y*8`` and ``C*8`` offset, multiplied by 13-bit coefficients
+keeping the high 16 bits, i.e. rounding down, terms added, clipped to 0..255), with the BT.709
+matrix for sources tagged BT.709 and BT.601 otherwise, as ffmpeg does. Checked against ffmpeg n9.0.2
+(x86-64): identical on every pixel of the test clips (``tests/io/test_yuv.py`` allows up to 2
+levels, for builds whose libswscale rounds otherwise).
 
-Only sources that ffmpeg would convert with exactly these numbers take this path
-(:func:`yuv420_fast_path`): ``yuv420p`` (not ``yuvj420p``), limited or unspecified range,
-BT.601 or unspecified matrix. Every other source is decoded as ``rgb24`` as before.
+Only sources that ffmpeg converts with exactly these numbers take this path
+(:func:`yuv420_fast_path`): ``yuv420p`` (not ``yuvj420p``), limited or unspecified range, matrix
+BT.601, BT.709 or untagged. Every other source is decoded as ``rgb24`` as before.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ try:
 except ImportError:  # pragma: no cover - numba is in the pinned environment
     numba = None
 
-# libswscale's BT.601 inverse table (crv, cbu, cgu, cgv in 16.16, already scaled by 255/224) and its
-# luma gain for limited range (255/219 in 16.16, integer division), rounded to the 13-bit
-# coefficients its SIMD code multiplies with (``roundToInt16(c * 2**13)``).
-_CRV, _CBU, _CGU, _CGV = 104597, 132201, 25675, 53279
+# libswscale's inverse tables (crv, cbu, cgu, cgv in 16.16, already scaled by 255/224) and its luma
+# gain for limited range (255/219 in 16.16, integer division), rounded to the 13-bit coefficients its
+# SIMD code multiplies with (``roundToInt16(c * 2**13)``).
+_INVERSE_TABLES = {"bt601": (104597, 132201, 25675, 53279), "bt709": (117489, 138438, 13975, 34925)}
 _CY = (65536 * 255) // 219
 
 
@@ -41,19 +42,25 @@ def _coef(c: int) -> int:
     return (c * 8192 + (1 << 15)) >> 16
 
 
-Y_COEF, VR_COEF, UB_COEF, UG_COEF, VG_COEF = _coef(_CY), _coef(_CRV), _coef(_CBU), -_coef(_CGU), -_coef(_CGV)
-
 _levels = np.arange(256, dtype=np.int64)
-# Per-byte terms of R = y + rv, G = y + gu + gv, B = y + bu (each a floor of a 16-bit high product).
-_LUT = np.stack(
-    [
-        ((_levels * 8 - 128) * Y_COEF) >> 16,  # y
-        ((_levels * 8 - 1024) * VR_COEF) >> 16,  # rv (from V)
-        ((_levels * 8 - 1024) * UG_COEF) >> 16,  # gu (from U)
-        ((_levels * 8 - 1024) * VG_COEF) >> 16,  # gv (from V)
-        ((_levels * 8 - 1024) * UB_COEF) >> 16,  # bu (from U)
-    ]
-).astype(np.int32)
+
+
+def _conversion_lut(matrix: str) -> np.ndarray:
+    """Per-byte terms of R = y + rv, G = y + gu + gv, B = y + bu (each a floor of a 16-bit high product)."""
+    crv, cbu, cgu, cgv = _INVERSE_TABLES[matrix]
+    c = _levels * 8 - 1024
+    return np.stack(
+        [
+            ((_levels * 8 - 128) * _coef(_CY)) >> 16,  # y
+            (c * _coef(crv)) >> 16,  # rv (from V)
+            (c * -_coef(cgu)) >> 16,  # gu (from U)
+            (c * -_coef(cgv)) >> 16,  # gv (from V)
+            (c * _coef(cbu)) >> 16,  # bu (from U)
+        ]
+    ).astype(np.int32)
+
+
+_LUTS = {name: _conversion_lut(name) for name in _INVERSE_TABLES}
 
 # ffmpeg's ``yuv420p -> gray`` (limited-range luma expanded to full range): round((Y - 16) * 255 / 219),
 # clipped; no value falls on a .5 tie (219 is odd).
@@ -61,16 +68,24 @@ GRAY_FROM_LIMITED_Y = np.clip(np.floor((_levels - 16) * 255 / 219 + 0.5), 0, 255
 
 # PyAV's codec-context values (FFmpeg's AVColorRange / AVColorSpace numbers)
 _LIMITED_OR_UNSPECIFIED_RANGE = (0, 1)  # unspecified, MPEG (tv)
-_BT601_OR_UNSPECIFIED_MATRIX = (2, 5, 6)  # unspecified, BT470BG, SMPTE170M
+# the matrix ffmpeg converts with, per AVColorSpace: BT.709 when tagged so; BT.601 when tagged BT470BG or
+# SMPTE170M, and when untagged (whatever the frame size)
+MATRIX_OF_COLOR_SPACE = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
 
 
 @dataclass(frozen=True)
 class Yuv420Frame:
-    """One ``yuv420p`` frame as three plane views: ``y`` ``(H, W)``, ``u`` and ``v`` ``(ceil(H/2), ceil(W/2))``."""
+    """One limited-range ``yuv420p`` frame as three plane views: ``y`` ``(H, W)``, ``u`` and ``v``
+    ``(ceil(H/2), ceil(W/2))``; ``matrix`` (``bt601`` or ``bt709``) is the one ffmpeg converts it with."""
 
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+    matrix: str = "bt601"
+
+    def __post_init__(self) -> None:
+        if self.matrix not in _LUTS:
+            raise ValueError(f"matrix {self.matrix!r}: use one of {', '.join(_LUTS)}")
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -90,7 +105,7 @@ def yuv420_frame_bytes(width: int, height: int) -> int:
     return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
 
 
-def split_yuv420(buf: bytes | np.ndarray, width: int, height: int) -> Yuv420Frame:
+def split_yuv420(buf: bytes | np.ndarray, width: int, height: int, matrix: str = "bt601") -> Yuv420Frame:
     """Planes of one tightly packed ``yuv420p`` frame (ffmpeg's rawvideo layout); no copy."""
     flat = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf.reshape(-1)
     cw, ch = (width + 1) // 2, (height + 1) // 2
@@ -98,19 +113,25 @@ def split_yuv420(buf: bytes | np.ndarray, width: int, height: int) -> Yuv420Fram
     if flat.size != n_y + 2 * n_c:
         raise ValueError(f"a {width}x{height} yuv420p frame has {n_y + 2 * n_c} bytes, got {flat.size}")
     return Yuv420Frame(
-        flat[:n_y].reshape(height, width), flat[n_y : n_y + n_c].reshape(ch, cw), flat[n_y + n_c :].reshape(ch, cw)
+        flat[:n_y].reshape(height, width), flat[n_y : n_y + n_c].reshape(ch, cw), flat[n_y + n_c :].reshape(ch, cw),
+        matrix,
     )
 
 
 def yuv420_fast_path(info) -> bool:
-    """True when ffmpeg's own RGB conversion of this source is the BT.601 limited-range one reproduced
-    here, so decoding it as ``yuv420p`` and converting the crop gives ffmpeg's RGB pixels."""
+    """True when ffmpeg's own RGB conversion of this source is one reproduced here (limited range,
+    BT.601 or BT.709), so decoding it as ``yuv420p`` and converting the crop gives ffmpeg's RGB pixels."""
     return (
         getattr(info, "kind", None) == "video"
         and getattr(info, "pix_fmt", None) == "yuv420p"
         and getattr(info, "color_range", None) in _LIMITED_OR_UNSPECIFIED_RANGE
-        and getattr(info, "color_space", None) in _BT601_OR_UNSPECIFIED_MATRIX
+        and getattr(info, "color_space", None) in MATRIX_OF_COLOR_SPACE
     )
+
+
+def source_matrix(info) -> str:
+    """The matrix ffmpeg converts a :func:`yuv420_fast_path` source with."""
+    return MATRIX_OF_COLOR_SPACE[info.color_space]
 
 
 def gray_from_limited_y(y_plane: np.ndarray) -> np.ndarray:
@@ -170,21 +191,22 @@ def crop_yuv420_rgb(
         raise ValueError(f"unknown pad mode {pad_mode!r}; use edge or constant")
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"empty window [{x0}, {x1}) x [{y0}, {y1})")
-    out = np.empty((y1 - y0, (x1 - x0) * 3), np.uint8)
     if numba is None:  # pragma: no cover - numba is in the pinned environment
         return _crop_convert_numpy(frame, x0, y0, x1, y1, pad_mode, pad_value)
-    _crop_convert(frame.y, frame.u, frame.v, _LUT, int(x0), int(y0), out, pad_mode == "edge", int(pad_value))
+    out = np.empty((y1 - y0, (x1 - x0) * 3), np.uint8)
+    _crop_convert(frame.y, frame.u, frame.v, _LUTS[frame.matrix], int(x0), int(y0), out, pad_mode == "edge", int(pad_value))
     return out.reshape(y1 - y0, x1 - x0, 3)
 
 
 def _crop_convert_numpy(frame: Yuv420Frame, x0: int, y0: int, x1: int, y1: int, pad_mode: str, pad_value: int) -> np.ndarray:
     h, w = frame.y.shape
+    lut = _LUTS[frame.matrix]
     xs, ys = np.arange(x0, x1), np.arange(y0, y1)
     cx, cy = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
-    yv = _LUT[0][frame.y[cy[:, None], cx[None, :]]]
+    yv = lut[0][frame.y[cy[:, None], cx[None, :]]]
     u = frame.u[(cy >> 1)[:, None], (cx >> 1)[None, :]]
     v = frame.v[(cy >> 1)[:, None], (cx >> 1)[None, :]]
-    rgb = np.stack([yv + _LUT[1][v], yv + _LUT[2][u] + _LUT[3][v], yv + _LUT[4][u]], axis=2)
+    rgb = np.stack([yv + lut[1][v], yv + lut[2][u] + lut[3][v], yv + lut[4][u]], axis=2)
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     if pad_mode == "constant":
         outside = ~(((ys >= 0) & (ys < h))[:, None] & ((xs >= 0) & (xs < w))[None, :])

@@ -16,6 +16,7 @@ from styleinv_model.styleinv.generator import StyleInVConfig, StyleInVGenerator
 from styleinv_model.styleinv.video_discriminator import VideoDiscriminator
 
 KIND = "styleinv"
+TRAINING_KIND = "styleinv-training-state"  # styleinv_model.train.state
 IMAGE_GENERATOR_NAMES = ("G", "G_ema")
 
 
@@ -49,6 +50,8 @@ def load_styleinv(path: str | Path, device: str | torch.device = "cpu") -> Style
 
     checkpoint = load_checkpoint(path)
     names = set(checkpoint.module_configs)
+    if checkpoint.config.get("kind") == TRAINING_KIND:
+        return _from_training_checkpoint(path, checkpoint, device)
     if checkpoint.config.get("kind") != KIND or not {"temporal_style", "encoder"} <= names:
         raise ValueError(
             f"{path} holds no trained StyleInV networks (modules: {sorted(names)}): pass a checkpoint from StyleInV "
@@ -78,3 +81,33 @@ def load_image_generator(path: str | Path, device: str | torch.device = "cpu") -
             generator.load_state_dict(checkpoint.state_dicts[name], strict=True)
             return generator.eval().requires_grad_(False).to(device)
     raise ValueError(f"{path} holds no image generator ('G_ema' or 'G'); modules: {sorted(names)}")
+
+
+def _from_training_checkpoint(path: str | Path, checkpoint: Any, device: str | torch.device) -> StyleInVGenerator:
+    """A stage-3 training checkpoint: the EMA temporal style network and encoder over its G."""
+    from styleinv_model.checkpoints.networks import build_module
+
+    names = set(checkpoint.state_dicts)
+    styleinv = checkpoint.config.get("progress", {}).get("loop", {}).get("styleinv")
+    if styleinv is None or not {"G", "temporal_style_ema", "encoder_ema"} <= names:
+        stage = checkpoint.config.get("train_config", {}).get("stage")
+        raise ValueError(f"{path} is a {stage} training checkpoint, not a StyleInV (stage 3) one: use --image-only "
+                         "for an image generator, or pass a stage-3 checkpoint")
+    image_generator = build_module(checkpoint.module_configs["G"], "G", checkpoint.path)
+    image_generator.load_state_dict(checkpoint.state_dicts["G"], strict=True)
+    model = StyleInVGenerator(image_generator, StyleInVConfig.from_dict(styleinv))
+    model.temporal_style.load_state_dict(checkpoint.state_dicts["temporal_style_ema"], strict=True)
+    model.encoder.load_state_dict(checkpoint.state_dicts["encoder_ema"], strict=True)
+    return model.eval().requires_grad_(False).to(device)
+
+
+def replace_image_generator(model: StyleInVGenerator, generator: nn.Module) -> StyleInVGenerator:
+    """Drive another image generator (e.g. a style-transfer finetune of the same G) with the same
+    StyleInV network; the two must share W (same w_dim and number of layers)."""
+    for attr in ("w_dim", "num_ws", "z_dim"):
+        if int(getattr(generator, attr)) != int(getattr(model.image_generator, attr)):
+            raise ValueError(f"the replacement generator's {attr} is {getattr(generator, attr)}, the StyleInV "
+                             f"network's generator has {getattr(model.image_generator, attr)}: use a finetune of the "
+                             "generator the StyleInV network was trained on")
+    model.image_generator = generator.eval().requires_grad_(False).to(next(model.encoder.parameters()).device)
+    return model

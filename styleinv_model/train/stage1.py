@@ -138,7 +138,7 @@ class ImageGANStage(Stage):
         if mixing > 0:
             cutoff = int(torch.randint(1, ws.shape[1], (), generator=g))
             use = float(torch.rand((), generator=g)) < mixing
-            z2 = rank_rows(torch.randn(self.batch_size, self.G.z_dim, generator=g), self.info).to(self.device)
+            z2 = rank_rows(torch.randn(self.batch_size, self.G.z_dim, generator=g), self.info)[:z.shape[0]].to(self.device)
             if use:
                 ws2 = self.G.mapping(z2, None, update_emas=False)
                 ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from styleinv_data.sampling import draw_sparse_rows
-from styleinv_model.styleinv import StyleInVConfig, StyleInVGenerator, VideoDiscriminator
+from styleinv_model.styleinv import StyleInVConfig, StyleInVGenerator, VideoDiscriminator, VideoDiscriminatorConfig
 from styleinv_model.train.augment import AdaptiveConfig, AdaptiveProbability, AugmentPipeline
 from styleinv_model.train.data import ClipStream, step_generator, to_float_images
 from styleinv_model.train.distributed import average_gradients, rank_rows
@@ -50,12 +50,13 @@ def _tuples(values: dict[str, Any]) -> dict[str, Any]:
 
 def styleinv_config(settings: Any, resolution: int, w_dim: int) -> StyleInVConfig:
     """The preset (faces / sky_taichi) with the config's overrides; D at G's resolution."""
-    base = StyleInVConfig.faces(resolution) if settings.preset == "faces" else StyleInVConfig.sky_taichi(resolution)
+    base = StyleInVConfig.faces() if settings.preset == "faces" else StyleInVConfig.sky_taichi()
     try:
         temporal = dataclasses.replace(base.temporal, **{"w_dim": w_dim, **_tuples(settings.temporal)})
         encoder = dataclasses.replace(base.encoder, **{"w_dim": w_dim, **_tuples(settings.encoder)})
-        disc_values = {"resolution": resolution, "max_time_gap": settings.nframes, **_tuples(settings.discriminator)}
-        discriminator = dataclasses.replace(base.discriminator, **disc_values)
+        disc_values = {"resolution": resolution, "max_time_gap": settings.nframes,
+                       "concat_resolution": min(16, resolution // 2), **_tuples(settings.discriminator)}
+        discriminator = VideoDiscriminatorConfig(**disc_values)
     except TypeError as error:
         raise ValueError(f"stage3 network overrides: {error}") from error
     if discriminator.resolution != resolution:

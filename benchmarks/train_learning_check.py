@@ -1,0 +1,364 @@
+"""Training learning check on the CPU (a benchmark, not a timed test).
+
+Builds a small synthetic set of real faces moving smoothly (scikit-image photos, 32²), trains
+stage 1 (StyleGAN2 with the demo config's small networks), stage 2 (inversion encoder) from it and
+stage 3 (StyleInV) from both, all on the CPU, then checks that each stage learned:
+
+* stage 1: the discriminator loss leaves its chance value 2·ln 2 (D tells reals from fakes), the
+  generator loss leaves ln 2, R1 stays finite and small, D's sign on the reals is positive;
+* stage 2: the L2 reconstruction loss falls clearly (last 10 % of steps vs first 10 %);
+* stage 3: the first-frame reconstruction term of Eq. 6 falls clearly, the adversarial terms stay
+  bounded (no collapse of either player), and FVD16 of the EMA StyleInV model against the training
+  clips falls clearly below its value at initialisation (same seeds, same counts).
+
+Loss means come from each run's ``log.jsonl``. Prints a table with PASS/FAIL per criterion and
+writes every number to ``--out`` (JSON, atomically). FVD at 48-64 videos per side is strongly
+biased upwards in absolute value (400-d logits, few samples); only the before/after comparison
+matters.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_learning_check.py \
+        [--stage1-steps 300] [--stage2-steps 200] [--stage3-steps 150] [--fvd-videos 48] [--set ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+LN2 = math.log(2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# thresholds (see docs/bench_train.md for the reasons)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    stage1_d_drop: float = 0.10  # loss_D (last 10 %) must be below 2 ln 2 - this
+    stage1_g_rise: float = 0.10  # loss_G (last 10 %) must be above ln 2 + this
+    stage1_r1_max: float = 1.0  # r1 penalty (gamma/2 * |grad|^2 * interval, last 10 %) at most this
+    stage2_l2_ratio: float = 0.7  # stage-2 loss_l2 last/first below this
+    stage3_l2_ratio: float = 0.7  # stage-3 loss_G_l2 last/first below this
+    stage3_adv_max: float = 3.0  # every adversarial mean (loss_G_adv, loss_D_real, loss_D_fake) below this
+    stage3_d_min: float = 0.3  # loss_D (last 10 %) above this: D has not won outright
+    fvd_ratio: float = 0.8  # FVD16 after / FVD16 at init below this
+
+
+# ---------------------------------------------------------------------------------------------
+# logs
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    if not rows:
+        raise RuntimeError(f"{path}: the run logged nothing; lower run.log_every")
+    return rows
+
+
+def window_means(rows: list[dict[str, Any]], total_steps: int, fraction: float = 0.1) -> dict[str, dict[str, float]]:
+    """Means of every logged scalar over the log lines in the first and last `fraction` of the steps.
+
+    Each log line is already the mean over its `log_every` steps, so lines are averaged equally."""
+    span = max(1, math.ceil(total_steps * fraction))
+    first = [r for r in rows if r["step"] <= span]
+    last = [r for r in rows if r["step"] > total_steps - span]
+    if not first:
+        first = rows[:1]
+    if not last:
+        last = rows[-1:]
+    skip = {"step", "kimg", "time", "sec_per_kimg"}
+
+    def mean(group: list[dict[str, Any]]) -> dict[str, float]:
+        keys = sorted({k for r in group for k in r if k not in skip})
+        out = {}
+        for key in keys:
+            values = [r[key] for r in group if r.get(key) is not None]
+            if values:
+                out[key] = sum(values) / len(values)
+        return out
+
+    means_last = mean(last)
+    fallback = {}
+    for key in sorted({k for r in rows for k in r if k not in skip} - set(means_last)):
+        # a lazily logged term (R1 every r1_interval steps) may miss the window: its last logged value
+        logged = [r for r in rows if r.get(key) is not None]
+        if logged:
+            means_last[key] = logged[-1][key]
+            fallback[key] = logged[-1]["step"]
+    return {"first": mean(first), "last": means_last, "window_steps": span,
+            "first_lines": len(first), "last_lines": len(last), "last_from_step": fallback}
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def common_overrides(stage: str, steps: int, threads: int, log_every: int) -> list[str]:
+    return [
+        "run.device=cpu", "run.tensorboard=false", "run.snapshot_every=0", "run.metrics_every=0",
+        f"run.log_every={log_every}", f"run.checkpoint_every={steps}", "run.keep_checkpoints=1",
+        "run.loader_threads=1", f"run.cpu_threads={threads}",
+        f"{stage}.total_kimg=100000", f"{stage}.max_steps={steps}",
+    ]
+
+
+def run_one(stage: str, overrides: list[str], manifest: Path, outdir: Path, seed: int,
+            generator: Path | None = None, encoder: Path | None = None, keep_stage: bool = False):
+    """Train one stage in this process; returns (RunResult, stage object or None)."""
+    from styleinv_model.train.cli import build_config, stage_class
+    from styleinv_model.train.distributed import DistInfo
+    from styleinv_model.train.loop import run_stage
+
+    config = build_config(stage, "demo", tuple(overrides), outdir, seed, "cpu", None, generator, encoder, None)
+    stage_obj = stage_class(stage)(config, manifest, DistInfo(), _cpu())
+    result = run_stage(stage_obj, run_name=stage, progress=False)
+    if result.last_checkpoint is None:
+        raise RuntimeError(f"{stage}: no checkpoint was written in {result.run_dir}")
+    return result, (stage_obj if keep_stage else None)
+
+
+def _cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------------------------
+# FVD16
+
+
+class FVD:
+    """FVD16 against the training clips: the real side's statistics are computed once."""
+
+    def __init__(self, manifest: Path, count: int, batch: int = 4) -> None:
+        from styleinv_model.metrics.evaluate import SideSpec, side_statistics
+        from styleinv_model.metrics.manifest_source import ManifestVideoSource
+        from styleinv_model.metrics.networks import I3DExtractor
+        from styleinv_model.metrics.protocols import resolve_protocol
+
+        self.count = count
+        self.batch = batch
+        self.protocol = resolve_protocol("fvd16", count)
+        self.extractor = I3DExtractor.load(device="cpu")
+        self.fn = lambda clips: self.extractor(clips, self.protocol.resolution)
+        real = SideSpec(ManifestVideoSource.open(manifest), "class_aware", seed=0, label="real")
+        started = time.perf_counter()
+        self.real_stats, self.real_info = side_statistics(real, self.protocol, self.fn, self.extractor.weights.sha256,
+                                                          batch, None)
+        self.real_seconds = time.perf_counter() - started
+
+    def of_model(self, model: Any, seed: int) -> tuple[float, float]:
+        """(FVD16, seconds) of `count` videos of a StyleInV generator, seeds seed .. seed + count - 1."""
+        from styleinv_model.metrics.evaluate import SideSpec, side_statistics
+        from styleinv_model.metrics.frechet import frechet_distance_stats
+        from styleinv_model.metrics.sources import ArrayVideoSource
+        from styleinv_model.train.periodic_metrics import generate_videos
+
+        started = time.perf_counter()
+        videos = generate_videos(model, self.count, self.protocol.num_frames, seed, _cpu())
+        fake = SideSpec(ArrayVideoSource(videos, name="generated"), "first", seed=0, label="fake")
+        stats, _ = side_statistics(fake, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
+        return float(frechet_distance_stats(stats, self.real_stats)), time.perf_counter() - started
+
+
+def stage3_at_init(overrides: list[str], manifest: Path, outdir: Path, seed: int, generator: Path, encoder: Path):
+    """The EMA StyleInV model exactly as the stage-3 run starts (same seed, same build)."""
+    import torch
+
+    from styleinv_model.train.cli import build_config
+    from styleinv_model.train.distributed import DistInfo
+    from styleinv_model.train.stage3 import Stage3
+
+    config = build_config("stage3", "demo", tuple(overrides), outdir, seed, "cpu", None, generator, encoder, None)
+    torch.manual_seed(config.run.seed)  # as run_stage does before build()
+    stage = Stage3(config, manifest, DistInfo(), _cpu())
+    stage.build()
+    return stage.ema_model()
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def criteria(s1: dict, s2: dict, s3: dict, fvd: dict, th: Thresholds) -> list[dict[str, Any]]:
+    f1, l1 = s1["first"], s1["last"]
+    f2, l2 = s2["first"], s2["last"]
+    f3, l3 = s3["first"], s3["last"]
+    rows = []
+
+    def add(name: str, value: float, rule: str, ok: bool) -> None:
+        rows.append({"criterion": name, "value": value, "rule": rule, "pass": bool(ok)})
+
+    add("stage1 loss_D last", l1["loss_D"], f"< 2ln2 - {th.stage1_d_drop} = {2 * LN2 - th.stage1_d_drop:.3f}",
+        l1["loss_D"] < 2 * LN2 - th.stage1_d_drop)
+    add("stage1 loss_G last", l1["loss_G"], f"> ln2 + {th.stage1_g_rise} = {LN2 + th.stage1_g_rise:.3f}",
+        l1["loss_G"] > LN2 + th.stage1_g_rise)
+    r1 = l1.get("r1_penalty", float("nan"))
+    add("stage1 r1_penalty last", r1, f"finite, <= {th.stage1_r1_max}", math.isfinite(r1) and r1 <= th.stage1_r1_max)
+    add("stage1 real_sign last", l1["real_sign"], "> 0 (D calls most reals real)", l1["real_sign"] > 0)
+    ratio2 = l2["loss_l2"] / f2["loss_l2"]
+    add("stage2 loss_l2 last/first", ratio2, f"< {th.stage2_l2_ratio}", ratio2 < th.stage2_l2_ratio)
+    ratio3 = l3["loss_G_l2"] / f3["loss_G_l2"]
+    add("stage3 loss_G_l2 last/first", ratio3, f"< {th.stage3_l2_ratio}", ratio3 < th.stage3_l2_ratio)
+    adv = max(l3["loss_G_adv"], l3["loss_D_real"], l3["loss_D_fake"])
+    add("stage3 max(adv terms) last", adv, f"< {th.stage3_adv_max}", math.isfinite(adv) and adv < th.stage3_adv_max)
+    add("stage3 loss_D last", l3["loss_D"], f"> {th.stage3_d_min}", l3["loss_D"] > th.stage3_d_min)
+    ratio_fvd = fvd["after"] / fvd["init"]
+    add("stage3 FVD16 after/init", ratio_fvd, f"< {th.fvd_ratio}", ratio_fvd < th.fvd_ratio)
+    return rows
+
+
+def loss_table(name: str, windows: dict) -> list[str]:
+    lines = [f"{name}  (first {windows['window_steps']} steps vs last {windows['window_steps']} steps)"]
+    for key in windows["first"]:
+        a, b = windows["first"][key], windows["last"].get(key, float("nan"))
+        ratio = b / a if a not in (0.0,) and math.isfinite(a) else float("nan")
+        lines.append(f"  {key:<14} {a:>10.4f} -> {b:>10.4f}   (last/first {ratio:6.3f})")
+    return lines
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    os.replace(tmp, path)
+
+
+def machine_info() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
+                            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    try:
+        info["loadavg_start"] = list(os.getloadavg())
+    except OSError:
+        pass
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=24)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--stage1-steps", type=int, default=300)
+    parser.add_argument("--stage2-steps", type=int, default=200)
+    parser.add_argument("--stage3-steps", type=int, default=150)
+    parser.add_argument("--fvd-videos", type=int, default=48, help="videos per side of FVD16")
+    parser.add_argument("--fvd-seed", type=int, default=1000, help="first z/motion seed of the generated videos")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (run.cpu_threads)")
+    parser.add_argument("--log-every", type=int, default=5)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="extra config overrides for every stage (e.g. stage3.g_lr=0.001); repeatable")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the dataset and runs here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "train_learning_check.json")
+    args = parser.parse_args(argv)
+    for name in ("stage1_steps", "stage2_steps", "stage3_steps", "fvd_videos", "videos", "frames"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.frames < 16:
+        parser.error("--frames must be >= 16 (FVD16 needs 16-frame clips)")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
+
+    th = Thresholds()
+    started = time.perf_counter()
+    info = machine_info()
+    work = args.workdir if args.workdir is not None else Path(tempfile.mkdtemp(prefix="styleinv_learning_"))
+    cleanup = args.workdir is None
+    try:
+        data_cfg = MovingFacesConfig(num_videos=args.videos, frames=args.frames, size=args.size, seed=args.seed)
+        t0 = time.perf_counter()
+        manifest = write_moving_faces(work / "data", data_cfg)
+        data_seconds = time.perf_counter() - t0
+        runs = work / "runs"
+        extra = list(args.overrides)
+        sets1 = common_overrides("stage1", args.stage1_steps, args.threads, args.log_every) + extra
+        sets2 = common_overrides("stage2", args.stage2_steps, args.threads, args.log_every) + extra
+        sets3 = common_overrides("stage3", args.stage3_steps, args.threads, args.log_every) + extra
+        results: dict[str, Any] = {}
+        print(f"data: {args.videos} videos x {args.frames} frames at {args.size}² in {data_seconds:.1f} s", flush=True)
+
+        r1, _ = run_one("stage1", sets1, manifest, runs, args.seed)
+        print(f"stage1: {r1.steps_done} steps in {r1.seconds:.0f} s", flush=True)
+        r2, _ = run_one("stage2", sets2, manifest, runs, args.seed, generator=r1.last_checkpoint)
+        print(f"stage2: {r2.steps_done} steps in {r2.seconds:.0f} s", flush=True)
+
+        fvd = FVD(manifest, args.fvd_videos)
+        print(f"FVD16 real side: {args.fvd_videos} clips in {fvd.real_seconds:.0f} s", flush=True)
+        init_model = stage3_at_init(sets3, manifest, runs / "init", args.seed, r1.last_checkpoint, r2.last_checkpoint)
+        fvd_init, sec_init = fvd.of_model(init_model, args.fvd_seed)
+        del init_model
+        shutil.rmtree(runs / "init", ignore_errors=True)
+        print(f"FVD16 at init: {fvd_init:.1f} ({sec_init:.0f} s)", flush=True)
+
+        r3, stage3 = run_one("stage3", sets3, manifest, runs, args.seed, generator=r1.last_checkpoint,
+                             encoder=r2.last_checkpoint, keep_stage=True)
+        print(f"stage3: {r3.steps_done} steps in {r3.seconds:.0f} s", flush=True)
+        fvd_after, sec_after = fvd.of_model(stage3.ema_model(), args.fvd_seed)
+        print(f"FVD16 after: {fvd_after:.1f} ({sec_after:.0f} s)", flush=True)
+
+        windows = {}
+        for name, result, steps in (("stage1", r1, args.stage1_steps), ("stage2", r2, args.stage2_steps),
+                                    ("stage3", r3, args.stage3_steps)):
+            windows[name] = window_means(read_log(result.run_dir / "log.jsonl"), steps)
+            results[name] = {"steps": result.steps_done, "seconds": result.seconds, **windows[name]}
+        fvd_numbers = {"init": fvd_init, "after": fvd_after, "videos_per_side": args.fvd_videos,
+                       "seed": args.fvd_seed, "real_sampling": "class_aware seed 0",
+                       "seconds": {"real": fvd.real_seconds, "init": sec_init, "after": sec_after}}
+        checks = criteria(windows["stage1"], windows["stage2"], windows["stage3"], fvd_numbers, th)
+        total_seconds = time.perf_counter() - started
+        try:
+            info["loadavg_end"] = list(os.getloadavg())
+        except OSError:
+            pass
+        report = {
+            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "dataset": asdict(data_cfg), "overrides": {"stage1": sets1, "stage2": sets2, "stage3": sets3},
+            "thresholds": asdict(th), "stages": results, "fvd16": fvd_numbers, "criteria": checks,
+            "all_pass": all(c["pass"] for c in checks), "wall_seconds": total_seconds, "machine": info,
+        }
+        write_json_atomic(args.out, report)
+    finally:
+        if cleanup:
+            shutil.rmtree(work, ignore_errors=True)
+
+    lines = []
+    for name in ("stage1", "stage2", "stage3"):
+        lines += loss_table(f"{name}: {results[name]['steps']} steps, {results[name]['seconds']:.0f} s", windows[name])
+    lines.append(f"FVD16 ({args.fvd_videos} videos/side, biased at this size): init {fvd_init:.1f} -> "
+                 f"after {fvd_after:.1f}  (after/init {fvd_after / fvd_init:.3f})")
+    lines.append("")
+    lines.append(f"{'criterion':<30} {'value':>10}  {'rule':<34} result")
+    for c in checks:
+        lines.append(f"{c['criterion']:<30} {c['value']:>10.4f}  {c['rule']:<34} {'PASS' if c['pass'] else 'FAIL'}")
+    lines.append(f"all criteria: {'PASS' if report['all_pass'] else 'FAIL'}; wall {total_seconds:.0f} s; "
+                 f"results in {args.out}")
+    print("\n".join(lines))
+    return 0 if report["all_pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

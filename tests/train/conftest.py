@@ -1,0 +1,69 @@
+"""Fixtures of the training tests: a tiny moving-faces dataset and a tiny config (16x16 networks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TINY_CONFIG: dict[str, Any] = {
+    "dataset": "tiny",
+    "run": {"seed": 3, "device": "cpu", "log_every": 1, "checkpoint_every": 2, "snapshot_every": 0,
+            "metrics_every": 0, "keep_checkpoints": 5, "loader_threads": 1, "cpu_threads": 1, "tensorboard": False},
+    "stage1": {
+        "resolution": 16, "preset": "auto",
+        "generator": {"channel_base": 256, "channel_max": 16, "mapping_layers": 2, "z_dim": 16, "w_dim": 16},
+        "discriminator": {"channel_base": 256, "channel_max": 16},
+        "batch_size": 4, "total_kimg": 1.0, "max_steps": 4, "r1_gamma": 0.1, "r1_interval": 2,
+        "pl_weight": 2.0, "pl_interval": 2, "style_mixing": 0.5, "ema_kimg": 0.01, "ema_rampup": 0.05,
+        "augment": {"pipeline": "bgc", "target": 0.6, "speed_kimg": 0.01, "interval": 1, "initial_p": 0.2},
+    },
+    "stage2": {
+        "encoder": {"stage_channels": [8, 8, 16, 16], "stage_units": [1, 1, 1, 1], "se_reduction": 4},
+        "input_resolution": 32, "batch_size": 4, "total_kimg": 1.0, "max_steps": 4, "lr": 0.001,
+        "lpips_weight": 0.0, "id_weight": 0.0,
+    },
+    "stage3": {
+        "preset": "faces",
+        "encoder": {"stage_channels": [8, 8, 16, 16], "stage_units": [1, 1, 1, 1], "se_reduction": 4, "style_dim": 16,
+                    "input_resolution": 32},
+        "temporal": {"motion_dim": 16, "style_dim": 16, "num_frequencies": 8, "motion_z_distance": 4,
+                     "min_period": 4.0, "max_period": 16.0},
+        "discriminator": {"channel_base": 256, "channel_max": 16, "concat_resolution": 8, "time_table_dim": 8,
+                          "mapping_layers": 2},
+        "batch_size": 4, "total_kimg": 1.0, "max_steps": 4, "r1_gamma": 0.1, "r1_interval": 2,
+        "nframes": 16, "max_dist": 8, "noise_mode": "video", "ema_kimg": 0.01,
+        "augment": {"pipeline": "bgc", "target": 0.6, "speed_kimg": 0.01, "interval": 1, "initial_p": 0.2},
+    },
+    "finetune": {"freeze_resolution": 8, "batch_size": 4, "total_kimg": 1.0, "max_steps": 4, "r1_gamma": 0.1,
+                 "r1_interval": 2, "ema_kimg": 0.01,
+                 "augment": {"pipeline": "bgc", "target": 0.6, "speed_kimg": 0.01, "interval": 1, "initial_p": 0.2}},
+}
+
+
+def write_tiny_config(path: Path, **sections: dict[str, Any]) -> Path:
+    """TINY_CONFIG with `sections` merged in (one level deep), written to `path`."""
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in TINY_CONFIG.items()}
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifest of 6 moving real faces, 20 frames of 16x16 each."""
+    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
+
+    root = tmp_path_factory.mktemp("tiny_faces")
+    return write_moving_faces(root / "data", MovingFacesConfig(num_videos=6, frames=20, size=16, seed=1))
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path):
+    """Factory: tiny_config(**sections) -> path of a config file with those overrides."""
+    def make(**sections: dict[str, Any]) -> Path:
+        return write_tiny_config(tmp_path / "tiny.yaml", **sections)
+    return make

@@ -1,0 +1,132 @@
+"""Training under bad conditions: SIGKILL during a checkpoint write, non-finite losses, corrupt and
+mismatched checkpoints, bad configs and inputs: each a one-line error naming the file or step."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+from styleinv_model.train.cli import build_config, main, train
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_sigkill_during_checkpoint_write_resumes_from_previous(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    config = tiny_config()
+    marker = tmp_path / "paused"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "STYLEINV_TEST_PAUSE_AT_STEP": "4",
+           "STYLEINV_TEST_PAUSE_SECONDS": "120", "STYLEINV_TEST_PAUSE_FILE": str(marker)}
+    command = [sys.executable, "-m", "styleinv_model.train.cli", "stage1", "--config", str(config),
+               "--manifest", str(tiny_faces), "--outdir", str(tmp_path / "runs"), "--max-steps", "6", "--quiet"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.time() < deadline, "the run never reached the step-4 checkpoint"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    folder = run_dir / "checkpoints"
+    # killed between writing ckpt 4 and moving the pointer: the pointer still names ckpt 2
+    assert json.loads((folder / "latest.json").read_text())["step"] == 2
+    assert (folder / "ckpt-00000004.safetensors").is_file()  # complete, but not yet the resume point
+
+    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--max-steps", "6",
+                       "--resume", str(run_dir))
+    assert code == 0, output
+    assert "(2 -> 6)" in output  # resumed from the previous checkpoint, redid steps 3..6
+
+    uninterrupted = train("stage1", build_config("stage1", str(config), (), tmp_path / "ref", None, None, 6, None, None,
+                                                 None), tiny_faces, None, None, progress=False)
+    a = load_checkpoint(uninterrupted.last_checkpoint).state_dicts
+    b = load_checkpoint(folder / "ckpt-00000006.safetensors").state_dicts
+    for name in ("G", "D", "G_ema"):
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}.{key}"
+
+
+def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_faces: Path, tiny_config, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from styleinv_model.train.stage1 import Stage1
+
+    original = Stage1.train_step
+
+    def exploding(self, step: int):
+        losses = original(self, step)
+        if step == 2:
+            losses["loss_G"] = torch.tensor(float("nan"))
+        return losses
+
+    monkeypatch.setattr(Stage1, "train_step", exploding)
+    code, output = cli("stage1", "--config", str(tiny_config()), "--manifest", str(tiny_faces), "--outdir",
+                       str(tmp_path), "--quiet")
+    assert code == 1
+    assert "non-finite loss ['loss_G'] at step 2" in output
+    assert "ckpt-00000002.safetensors" in output  # the last good checkpoint is named
+
+
+def test_corrupt_and_mismatched_checkpoints(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    config = tiny_config()
+    result = train("stage1", build_config("stage1", str(config), (), tmp_path, None, None, 2, None, None, None),
+                   tiny_faces, None, None, progress=False)
+    ckpt = result.last_checkpoint
+    # another stage
+    code, output = cli("stage2", "--config", str(config), "--manifest", str(tiny_faces), "--generator", str(ckpt),
+                       "--resume", str(ckpt))
+    assert code == 1 and "was written by stage1" in output
+    # other networks
+    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--resume", str(ckpt),
+                       "--set", "stage1.generator.channel_max=8")
+    assert code == 1 and "another configuration" in output
+    # truncated file
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--resume", str(ckpt))
+    assert code == 1 and str(ckpt) in output and "not a readable safetensors file" in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_bad_config_and_inputs(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    config = tiny_config()
+    code, output = cli("stage1", "--config", str(config), "--set", "stage1.batch_size=0")
+    assert code == 2 and "stage1.batch_size must be > 0" in output and str(config) in output
+    code, output = cli("stage1", "--config", str(config), "--set", "stage1.bogus=1")
+    assert code == 2 and "unknown option(s) ['bogus']" in output
+    code, output = cli("stage3", "--config", str(config), "--set", "stage3.noise_mode=random")
+    assert code == 2 and "noise_mode" in output
+    code, output = cli("stage1", "--config", "no-such-dataset")
+    assert code == 2 and "not found" in output
+    # a manifest at another resolution
+    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--outdir", str(tmp_path),
+                       "--set", "stage1.resolution=32")
+    assert code == 1 and "styleinv-data crop --size 32" in output
+    assert not (tmp_path / "00000-stage1-tiny").exists()  # nothing created for a run that never started
+    # missing files
+    code, output = cli("stage2", "--config", str(config), "--manifest", str(tiny_faces), "--generator",
+                       str(tmp_path / "missing.safetensors"))
+    assert code == 1 and "missing.safetensors does not exist" in output
+    code, output = cli("stage1", "--config", str(config))
+    assert code == 1 and "needs --manifest" in output
+    code, output = cli("finetune", "--config", str(config), "--generator", str(tmp_path / "x.pkl"),
+                       "--images", str(tmp_path))
+    assert code == 1 and "x.pkl does not exist" in output
+    # batch not divisible by the process count is checked in local_batch_size
+    from styleinv_model.train.data import local_batch_size
+    from styleinv_model.train.distributed import DistInfo
+
+    with pytest.raises(ValueError, match="not divisible by the 3 processes"):
+        local_batch_size(4, DistInfo(rank=0, world_size=3))
