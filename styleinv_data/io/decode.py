@@ -14,7 +14,6 @@ import numpy as np
 from styleinv_data.io.ffmpeg_bin import ffmpeg_executable, passthrough_args
 from styleinv_data.io.probe import VideoInfo, probe_source
 from styleinv_data.io.yuv import (
-    _LIMITED_OR_UNSPECIFIED_RANGE,
     Yuv420Frame,
     gray_from_limited_y,
     source_matrix,
@@ -96,13 +95,13 @@ def iter_video_frames(
 
 def av_decode_supported(info: VideoInfo, pix_fmt: str) -> bool:
     """True when :func:`iter_video_frames_av` gives exactly what :func:`iter_video_frames` gives for
-    ``pix_fmt``: a ``yuv420p`` limited-range source, for ``yuv420p`` planes (also needs the BT.601
-    matrix that :class:`~styleinv_data.io.yuv.Yuv420Frame` converts with) or ``gray``."""
+    ``pix_fmt``: a :func:`~styleinv_data.io.yuv.yuv420_fast_path` source for ``yuv420p`` planes, and
+    one with the BT.601 (or no) matrix tag for ``gray`` (for BT.709 sources ffmpeg's gray is not the
+    range-expanded luma)."""
     if pix_fmt == "yuv420p":
         return yuv420_fast_path(info)
-    if pix_fmt == "gray":
-        return (info.kind == "video" and info.pix_fmt == "yuv420p"
-                and info.color_range in _LIMITED_OR_UNSPECIFIED_RANGE)
+    if pix_fmt == "gray":  # ffmpeg's gray is the range-expanded luma for BT.601 / untagged sources only
+        return yuv420_fast_path(info) and source_matrix(info) == "bt601"
     return False
 
 

@@ -12,7 +12,8 @@ levels, for builds whose libswscale rounds otherwise).
 
 Only sources that ffmpeg converts with exactly these numbers take this path
 (:func:`yuv420_fast_path`): ``yuv420p`` (not ``yuvj420p``), limited or unspecified range, matrix
-BT.601, BT.709 or untagged. Every other source is decoded as ``rgb24`` as before.
+BT.601, BT.709 or untagged, even width and height (for an odd height ffmpeg switches to its general
+scaler, which interpolates chroma). Every other source is decoded as ``rgb24`` as before.
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def yuv420_fast_path(info) -> bool:
         and getattr(info, "pix_fmt", None) == "yuv420p"
         and getattr(info, "color_range", None) in _LIMITED_OR_UNSPECIFIED_RANGE
         and getattr(info, "color_space", None) in MATRIX_OF_COLOR_SPACE
+        # ffmpeg takes its general scaler (interpolated chroma) for odd heights; odd sizes stay on rgb24
+        and info.width % 2 == 0
+        and info.height % 2 == 0
     )
 
 

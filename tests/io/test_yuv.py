@@ -45,7 +45,7 @@ def _encode(path: Path, frames: list[np.ndarray], *args: str) -> Path:
 
 CLIPS = {
     "h264_untagged": ("clip.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p")),
-    "ffv1_odd_size": ("odd.mkv", (37, 29), ("-c:v", "ffv1", "-pix_fmt", "yuv420p")),
+    "h264_unaligned": ("unaligned.mp4", (38, 30), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p")),
     "h264_bt709": ("bt709.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p", "-colorspace", "bt709",
                                            "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")),
     "h264_bt601_tagged": ("smpte.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p",
@@ -55,6 +55,7 @@ UNSUPPORTED = {
     "yuv444p": ("c444.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv444p")),
     "full_range": ("pc.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p", "-color_range", "pc")),
     "yuvj420p": ("j.mp4", (64, 48), ("-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuvj420p")),
+    "odd_size": ("odd.mkv", (36, 29), ("-c:v", "ffv1", "-pix_fmt", "yuv420p")),  # ffmpeg interpolates chroma here
 }
 
 
@@ -71,7 +72,8 @@ def test_fast_path_only_for_sources_ffmpeg_converts_with_these_numbers(clips):
     for name in CLIPS:
         info = probe_source(clips[name])
         assert yuv420_fast_path(info), (name, info)
-        assert av_decode_supported(info, "yuv420p") and av_decode_supported(info, "gray")
+        assert av_decode_supported(info, "yuv420p")
+        assert av_decode_supported(info, "gray") == (name != "h264_bt709")  # ffmpeg's gray of BT.709 is not luma
     for name in UNSUPPORTED:
         info = probe_source(clips[name])
         assert not yuv420_fast_path(info), (name, info)
@@ -104,6 +106,8 @@ def test_in_process_decode_equals_the_pipe(clips, name):
         for pa, pb in zip((a.y, a.u, a.v), (b.y, b.u, b.v)):
             assert pa.shape == pb.shape and np.array_equal(pa, pb)
         assert a.matrix == b.matrix == ("bt709" if name == "h264_bt709" else "bt601")
+    if name == "h264_bt709":
+        return  # no in-process gray for BT.709 sources (checked in the first test)
     gray_pipe = list(iter_video_frames(path, gray=True))
     gray_av = list(iter_video_frames_av(path, pix_fmt="gray"))
     assert len(gray_pipe) == len(gray_av) == 5
@@ -129,10 +133,9 @@ def test_gray_lut_is_ffmpegs_range_expansion_at_every_level(tmp_path):
 
 @pytest.mark.parametrize("pad_mode", ["edge", "constant"])
 def test_crop_rgb_pads_like_crop_padded(clips, pad_mode):
-    path = clips["ffv1_odd_size"]  # 37x29: odd sizes, the last chroma column/row serves one pixel
-    frame = next(iter_video_frames_av(path, pix_fmt="yuv420p"))
+    frame = next(iter_video_frames(clips["odd_size"], pix_fmt="yuv420p"))  # 36x29: the last chroma row serves one row
     full = frame.to_rgb()
-    windows = [(-7, -5, 20, 22), (10, 3, 45, 38), (-50, -50, -10, -10), (0, 0, 37, 29), (36, 28, 41, 33), (5, 6, 6, 7)]
+    windows = [(-7, -5, 20, 22), (10, 3, 45, 38), (-50, -50, -10, -10), (0, 0, 36, 29), (35, 28, 41, 33), (5, 6, 6, 7)]
     for x0, y0, x1, y1 in windows:
         got = frame.crop_rgb(x0, y0, x1, y1, pad_mode, 77)
         want = crop_padded(full, x0, y0, x1, y1, pad_mode, 77)
@@ -159,7 +162,10 @@ def test_split_yuv420_layout_and_size_check():
 
 
 def test_in_process_decode_refuses_other_sources(clips):
-    with pytest.raises(ValueError, match=r"c444\.mp4: in-process decode supports yuv420p"):
-        next(iter_video_frames_av(clips["yuv444p"], pix_fmt="yuv420p"))
+    for name in UNSUPPORTED:
+        with pytest.raises(ValueError, match=r"in-process decode supports yuv420p"):
+            next(iter_video_frames_av(clips[name], pix_fmt="yuv420p"))
+    with pytest.raises(ValueError, match=r"bt709\.mp4: in-process decode supports"):
+        next(iter_video_frames_av(clips["h264_bt709"], pix_fmt="gray"))
     with pytest.raises(ValueError, match=r"pix_fmt 'rgb48'"):
         next(iter_video_frames(clips["yuv444p"], pix_fmt="rgb48"))
