@@ -10,6 +10,8 @@ interleaved ``--repeats`` times in the same process (so load changes hit all sid
   ``yuv420p`` planes and the mask as gray8, in-process (PyAV), nothing else;
 * ``crop``:   the whole per-video task: decode video and mask, box, Algorithm 1 square, crop,
   Lanczos resize to 256, JPEG q95 write (frames layout), plan sidecar + status file;
+* ``crop, previous decode``: the same task decoding as before this change (RGB24 video and gray mask
+  through ffmpeg pipes), for a same-run before/after of the decode path;
 * ``field``:  the field's script re-written from REFERENCE.md §2 (for context, same run).
 
 Every crop repeat writes into a new folder; the outputs are deleted after the last repeat, not
@@ -141,6 +143,22 @@ def time_crop(root: Path, out: Path, threads: int) -> tuple[int, float, float]:
     return result.frames_out, elapsed, cpu_seconds() - cpu0
 
 
+def time_crop_rgb_path(root: Path, out: Path, threads: int) -> tuple[int, float, float]:
+    """``time_crop`` with the decode the crop used before (RGB24 video + gray mask through ffmpeg pipes),
+    everything else as now: the same-run "before" of the decode change."""
+    from styleinv_data.io.source import iter_source_frames
+    from styleinv_data.pipeline import mask_strategy
+
+    cls = mask_strategy.MaskStrategy
+    saved = cls.open_render_frames, cls._mask_frames
+    cls.open_render_frames = lambda self: None  # type: ignore[method-assign]
+    cls._mask_frames = lambda self, path, info: iter_source_frames(path, gray=True, threads=threads, info=info)  # type: ignore[method-assign]
+    try:
+        return time_crop(root, out, threads)
+    finally:
+        cls.open_render_frames, cls._mask_frames = saved  # type: ignore[method-assign]
+
+
 def time_field_style(video: Path, mask: Path, out: Path) -> tuple[int, float, float]:
     """The field's approach (TGANv2 / StyleGAN-V script, re-written here from REFERENCE.md §2): both
     videos held in memory, per frame the RGB mask summed over channels, a column/row projection
@@ -241,8 +259,8 @@ def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
         time_crop(root, next(fresh), args.threads)  # and the imports a batch pays once per process
         file_ms = file_creation_cost(Path(tmp))
         load_start = os.getloadavg()
-        decode_fps, decode2_fps, crop_fps, field_fps = [], [], [], []
-        decode_cpu, decode2_cpu, crop_cpu, field_written = [], [], [], 0
+        decode_fps, decode2_fps, crop_fps, field_fps, rgbpath_fps = [], [], [], [], []
+        decode_cpu, decode2_cpu, crop_cpu, rgbpath_cpu, field_written = [], [], [], [], 0
         for _ in range(args.repeats):  # interleaved
             n, dt, cpu = time_decode(video, mask, args.threads)
             decode_fps.append(n / dt)
@@ -254,6 +272,10 @@ def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
             assert n2 == n == n1 == args.frames, (n, n1, n2)
             crop_fps.append(n2 / dt2)
             crop_cpu.append(cpu2 / n2 * 1000)
+            if not args.no_rgb_path:
+                n4, dt4, cpu4 = time_crop_rgb_path(root, next(fresh), args.threads)
+                rgbpath_fps.append(n4 / dt4)
+                rgbpath_cpu.append(cpu4 / n4 * 1000)
             if not args.no_field:
                 field_written, dt3, _ = time_field_style(video, mask, next(fresh_field))
                 field_fps.append(n / dt3)  # frames *processed* per second (some were dropped)
@@ -290,6 +312,12 @@ def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
         "target_ratio": 0.8,
         "field_reference_ratio": 0.22,
     }
+    if rgbpath_fps:
+        row.update({
+            "crop_rgb_pipe_decode_fps": round(statistics.median(rgbpath_fps), 1),
+            "crop_rgb_pipe_decode_cpu_ms_per_frame": round(statistics.median(rgbpath_cpu), 2),
+            "crop_rgb_pipe_decode_ratio": round(statistics.median([f / d for f, d in zip(rgbpath_fps, decode_fps)]), 3),
+        })
     if field_fps:
         row.update({
             "field_style_fps": round(statistics.median(field_fps), 1),
@@ -316,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
     parser.add_argument("--workdir", default=None, help="folder for the clip and the crop outputs (default: system temp)")
     parser.add_argument("--no-field", action="store_true", help="skip the field-style script (context only)")
+    parser.add_argument("--no-rgb-path", action="store_true", help="skip the crop with the previous decode (RGB pipes)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.sections.split(",") if n.strip()]
     unknown = [n for n in names if n not in SECTIONS]
@@ -357,6 +386,9 @@ def print_mask_rows(m: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"| **ratio crop / A** (median of interleaved runs; target >= 0.8, field 0.22) | {m['ratio_median_of_runs']} "
           f"(runs {m['ratio_runs']}) | CPU ratio {m['cpu_ratio']} |")
     print(f"| ratio crop / B | {m['ratio_vs_crop_formats_median_of_runs']} | CPU ratio {m['cpu_ratio_vs_crop_formats']} |")
+    if "crop_rgb_pipe_decode_fps" in m:
+        print(f"| crop with the previous decode (RGB24 + gray ffmpeg pipes), same run | {m['crop_rgb_pipe_decode_fps']} "
+              f"(ratio {m['crop_rgb_pipe_decode_ratio']}) | {m['crop_rgb_pipe_decode_cpu_ms_per_frame']} |")
     if "field_style_fps" in m:
         print(f"| field-style script (whole video in memory, q=95 ignored) | {m['field_style_fps']} "
               f"(ratio {m['field_style_ratio']}, wrote {m['field_style_frames_written']}/{args.frames} frames) | |")

@@ -137,20 +137,33 @@ def iter_video_frames_av(
         ctx.thread_count = max(int(threads), 1)
         if threads != 1:
             ctx.thread_type = "AUTO"  # frame + slice threads, as ffmpeg's -threads N
-        try:
-            for frame in container.decode(stream):
+        decoded = failed = 0
+        packets = container.demux(stream)  # ends with an empty packet that flushes the decoder
+        tail = False
+        while not tail:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except Exception:  # noqa: BLE001 - a damaged tail ends the stream, as in ffmpeg: flush, then stop
+                packet, tail = None, True
+            try:
+                frames = packet.decode() if packet is not None else ctx.decode(None)
+            except Exception:  # noqa: BLE001 - a damaged packet: skipped, as ffmpeg does (it logs and goes on)
+                failed += 1
+                continue
+            for frame in frames:
                 if frame.format.name != "yuv420p" or frame.width != width or frame.height != height:
-                    raise DecodeError(f"{path}: a frame is {frame.format.name} {frame.width}x{frame.height}, the stream "
-                                      f"{info.pix_fmt} {width}x{height}; decode it with iter_video_frames")
+                    raise DecodeError(f"{path}: a frame is {frame.format.name} {frame.width}x{frame.height}, the "
+                                      f"stream {info.pix_fmt} {width}x{height}; decode it with iter_video_frames")
+                decoded += 1
                 y_plane = _plane_view(frame.planes[0])
                 if gray:
                     yield gray_from_limited_y(y_plane)
                 else:
                     yield Yuv420Frame(y_plane, _plane_view(frame.planes[1]), _plane_view(frame.planes[2]), matrix)
-        except DecodeError:
-            raise
-        except Exception as e:  # noqa: BLE001 - av.error.* (damaged data)
-            raise DecodeError(f"{path}: libavcodec could not decode it ({_first_line(e)})") from e
+        if failed and not decoded:
+            raise DecodeError(f"{path}: libavcodec could not decode any frame ({failed} damaged packets)")
     finally:
         container.close()
 

@@ -227,6 +227,10 @@ class AugmentParams:
     geometric: torch.Tensor     # [B, 3, 3] output -> input, centred pixel units
     colour: torch.Tensor        # [B, 4, 4]
 
+    def rows(self, index: slice | torch.Tensor) -> "AugmentParams":
+        """The parameters of some videos (e.g. one rank's rows ``rank::world_size``)."""
+        return AugmentParams(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
+
     def repeat_frames(self, frames: int) -> "AugmentParams":
         """Each video's parameters repeated for its `frames` consecutive frames."""
         return AugmentParams(*(getattr(self, f.name).repeat_interleave(frames, dim=0)
@@ -351,6 +355,24 @@ class AugmentPipeline(nn.Module):
             raise ValueError(f"batch of {images.shape[0]} frames is not a whole number of videos of "
                              f"{frames} frames")
         return self._augment(images, images.shape[0] // frames, frames, generator)
+
+    def augment_rows(self, images: torch.Tensor, global_count: int, rows: slice,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augment `images` ([N, C, H, W] or videos [B, T, C, H, W]) with rows `rows` of a draw made
+        for `global_count` images/videos: data-parallel ranks draw the global batch's parameters
+        from a shared generator and each applies its own rows, so N processes augment exactly like
+        one process with the whole batch."""
+        video = images.ndim == 5
+        count = images.shape[0]
+        params = self.sample_params(global_count, images.shape[-2], images.shape[-1], generator).rows(rows)
+        if params.flip.shape[0] != count:
+            raise ValueError(f"rows {rows} of {global_count} draws give {params.flip.shape[0]} parameter sets "
+                             f"for {count} inputs")
+        if not video:
+            return self.apply(images, params)
+        frames = images.shape[1]
+        flat = images.reshape(count * frames, *images.shape[2:])
+        return self.apply(flat, params.repeat_frames(frames)).reshape(images.shape)
 
     def _augment(self, images: torch.Tensor, num_videos: int, frames: int,
                  generator: torch.Generator | None) -> torch.Tensor:

@@ -145,10 +145,12 @@ class ImageGANStage(Stage):
         return ws
 
     def _augment(self, images: torch.Tensor, step: int, stream: int) -> Any:
+        """Augmentation with this step's draws for the global batch, applied to this rank's rows."""
         g = step_generator(self.seed, step, stream)
+        rows = slice(self.info.rank, None, self.info.world_size)
 
         def apply(x: torch.Tensor) -> torch.Tensor:
-            return self.augment(x, generator=g)
+            return self.augment.augment_rows(x, self.batch_size, rows, generator=g)
 
         return apply
 
@@ -167,6 +169,9 @@ class ImageGANStage(Stage):
         if self.g_reg.is_regularization_step(step):
             out["pl_penalty"] = self.path_length_phase(step)
         average_gradients(self.trainable_generator_parameters(), self.info)
+        if self.info.enabled and self.update_w_avg:  # a linear blend: the mean over ranks is the global one
+            torch.distributed.all_reduce(self.G.mapping.w_avg)
+            self.G.mapping.w_avg /= self.info.world_size
         self.opt_G.step()
         self.D.requires_grad_(True)
         return out
@@ -180,7 +185,9 @@ class ImageGANStage(Stage):
         noise = {k: v[:keep] for k, v in noise.items()} if noise is not None else None
         ws = self._mapping(z, g, update_emas=False)
         images = self.G.synthesis(ws, noise=noise)
-        pl_noise = torch.randn(images.shape, generator=g).to(self.device) / (images.shape[2] * images.shape[3]) ** 0.5
+        global_keep = max(1, self.batch_size // shrink)  # drawn for the global batch, this rank's rows
+        pl_noise = rank_rows(torch.randn((global_keep, *images.shape[1:]), generator=g), self.info)[:keep]
+        pl_noise = pl_noise.to(self.device) / (images.shape[2] * images.shape[3]) ** 0.5
         (grads,) = torch.autograd.grad((images * pl_noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(2).mean(1).sqrt()
         batch_mean = lengths.detach().mean()

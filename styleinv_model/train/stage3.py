@@ -169,8 +169,12 @@ class Stage3(Stage):
         shown = torch.cat([context.first_frame.unsqueeze(1), frames[:, 1:]], dim=1)
         return {"video": shown, "t": t, "frame0": frames[:, 0], "first": context.first_frame, "w_t": w_t, "w0": w0}
 
+    def _rows(self) -> slice:
+        return slice(self.info.rank, None, self.info.world_size)
+
     def _augment(self, videos: torch.Tensor, step: int, stream: int) -> torch.Tensor:
-        return self.augment(videos, generator=step_generator(self.seed, step, stream))
+        """One draw per video for the global batch (same for all its frames), this rank's rows."""
+        return self.augment.augment_rows(videos, self.batch_size, self._rows(), step_generator(self.seed, step, stream))
 
     # ---------------------------------------------------------------- one step
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
@@ -199,9 +203,9 @@ class Stage3(Stage):
             fake_d = self.fake_videos(step, STREAM_D)
         regularize = self.d_reg.is_regularization_step(step)
         aug_g = step_generator(self.seed, step, STREAM_AUG_D)
-        fake_logits = self.D(self.augment(fake_d["video"], generator=aug_g), fake_d["t"])
+        fake_logits = self.D(self.augment.augment_rows(fake_d["video"], self.batch_size, self._rows(), aug_g), fake_d["t"])
         real_input = real.detach().requires_grad_(regularize)
-        real_logits = self.D(self.augment(real_input, generator=aug_g), t_real)
+        real_logits = self.D(self.augment.augment_rows(real_input, self.batch_size, self._rows(), aug_g), t_real)
         d_terms = discriminator_ns_loss(real_logits, fake_logits)
         total = d_terms["total"]
         if regularize:

@@ -76,3 +76,20 @@ def test_rejects_non_uint8_and_rgba():
         resize_box_lanczos(np.zeros((8, 8, 3), np.float32), (0, 0, 4, 4), (4, 4))
     with pytest.raises(ValueError, match="8-bit"):
         resize_box_lanczos(np.zeros((8, 8, 4), np.uint8), (0, 0, 4, 4), (4, 4))
+
+
+def test_cached_taps_give_the_same_bytes_on_repeated_half_pixel_squares(monkeypatch):
+    """Squares of integer mask boxes repeat (side, half-pixel offset) pairs: the second and later
+    resizes take the taps from the cache and must still give Pillow's bytes."""
+    _forbid_pillow_fallback(monkeypatch)
+    lanczos._cached_taps.cache_clear()
+    rng = np.random.default_rng(3)
+    frame = _textured_frame(rng)
+    squares = [(10.5, 20.0, 74.5, 84.0), (40.0, 12.5, 104.0, 76.5), (10.5, 20.0, 74.5, 84.0), (-6.5, 30.0, 57.5, 94.0)]
+    for x0, y0, x1, y1 in squares * 2:
+        pad = 200
+        big = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        expected = _pillow(big, (x0 + pad, y0 + pad, x1 + pad, y1 + pad), (48, 48))
+        assert np.array_equal(render_square(frame, (x0, y0, x1, y1), 48), expected), (x0, y0)
+    info = lanczos._cached_taps.cache_info()
+    assert info.hits >= 8 and info.misses <= 6  # 3 distinct (size, offset) keys per axis at most

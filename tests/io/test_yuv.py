@@ -169,3 +169,20 @@ def test_in_process_decode_refuses_other_sources(clips):
         next(iter_video_frames_av(clips["h264_bt709"], pix_fmt="gray"))
     with pytest.raises(ValueError, match=r"pix_fmt 'rgb48'"):
         next(iter_video_frames(clips["yuv444p"], pix_fmt="rgb48"))
+
+
+def test_damaged_tail_decodes_the_frames_ffmpeg_decodes(tmp_path):
+    """A faststart mp4 cut at 60%: the header promises 30 frames; both decoders give the same, fewer, frames."""
+    frames = _content(64, 48, n=30, seed=5)
+    path = _encode(tmp_path / "full.mp4", frames, "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv420p",
+                   "-movflags", "+faststart")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    info = probe_source(cut)
+    assert info.num_frames == 30 and av_decode_supported(info, "yuv420p")
+    pipe = list(iter_video_frames(cut, pix_fmt="yuv420p", info=info))
+    in_process = list(iter_video_frames_av(cut, pix_fmt="yuv420p", info=info))
+    assert 0 < len(in_process) == len(pipe) < 30
+    for a, b in zip(pipe, in_process):
+        assert np.array_equal(a.y, b.y) and np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v)

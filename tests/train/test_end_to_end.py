@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image, ImageOps
@@ -69,3 +70,23 @@ def test_three_stages_finetune_and_generate(tiny_faces: Path, tiny_config, tmp_p
     res = runner.invoke(generate_main, ["--checkpoint", str(s2.last_checkpoint), "--out", str(out / "bad"),
                                         "--frames", "4", "--device", "cpu"])
     assert res.exit_code != 0 and "stage2 training checkpoint" in res.output
+
+
+def test_stage1_starts_from_a_checkpoint(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+    from styleinv_model.train.distributed import DistInfo
+    from styleinv_model.train.stage1 import Stage1
+
+    config = tiny_config()
+    source = _train("stage1", config, tiny_faces, tmp_path, 2).last_checkpoint
+    cfg = build_config("stage1", str(config), (), tmp_path, None, None, None, source, None, None)
+    stage = Stage1(cfg, tiny_faces, DistInfo(), torch.device("cpu"))
+    stage.build()
+    stored = load_checkpoint(source).state_dicts
+    for name, module in (("G", stage.G), ("D", stage.D), ("G_ema", stage.G_ema)):
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, stored[name][key]), f"{name}.{key}"
+    wrong = build_config("stage1", str(config), ("stage1.generator.channel_max=8",), tmp_path, None, None, None, source,
+                         None, None)
+    with pytest.raises(ValueError, match="does not fit the configured"):
+        Stage1(wrong, tiny_faces, DistInfo(), torch.device("cpu")).build()
