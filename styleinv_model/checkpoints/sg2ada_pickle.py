@@ -29,11 +29,10 @@ from typing import Any
 import torch
 
 from styleinv_model.checkpoints.safetensors_io import save_checkpoint
+from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError
 from styleinv_model.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """The pickle asks for a global outside the allow-list."""
 
 
 @dataclass
@@ -186,18 +185,11 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(AllowListUnpickler):
     """Resolves only the allow-listed globals; everything else raises UnsafePickleError."""
 
-    def find_class(self, module: str, name: str) -> Any:
-        target = _ALLOWED_GLOBALS.get((module, name))
-        if target is None:
-            raise UnsafePickleError(f"refusing to load global {module}.{name}: not a tensor, container or "
-                                    "StyleGAN2-ADA network record")
-        return target
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("persistent ids are not used by StyleGAN2-ADA pickles; refusing")
+    allowed_globals = _ALLOWED_GLOBALS
+    refusal_hint = "not a tensor, container or StyleGAN2-ADA network record"
 
 
 def read_sg2ada_pickle(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError
+
 try:  # numpy >= 2 moved the private module; pickles written by numpy 1 still name the old one.
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
     from numpy._core.multiarray import scalar as _np_scalar
@@ -33,23 +35,11 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 _PLAIN_LEAVES = (str, bytes, int, float, bool, type(None))
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """The pickle references something other than numpy arrays and plain containers."""
-
-
-class NumpyOnlyUnpickler(pickle.Unpickler):
+class NumpyOnlyUnpickler(AllowListUnpickler):
     """An unpickler that admits numpy arrays, dtypes and builtin containers only."""
 
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(
-                f"refusing to load global {module}.{name}: only numpy arrays and plain containers are allowed"
-            ) from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("refusing persistent ids in a numpy-only pickle")
+    allowed_globals = _ALLOWED_GLOBALS
+    refusal_hint = "only numpy arrays and plain containers are allowed"
 
 
 def _check_tree(node: Any, where: str = "<root>") -> None:

@@ -200,7 +200,7 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
                 logger.log(done, state.kimg, means)
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]})
-            if config.run.metrics_every and done % config.run.metrics_every == 0:
+            if info.is_main and config.run.metrics_every and done % config.run.metrics_every == 0:
                 metrics = stage.evaluate(done)
                 if metrics:
                     logger.log(done, state.kimg, metrics)
