@@ -30,6 +30,7 @@ from styleinv_model.train.losses import LazyRegularization, discriminator_step_l
 
 # streams of step_generator
 STREAM_G, STREAM_D, STREAM_AUG_G, STREAM_AUG_D, STREAM_PL = 0, 1, 2, 3, 4
+STREAM_DEVICE_OFFSET = 1000  # streams of the on-device generators
 
 
 def select_rows(noise: Any, info: DistInfo) -> Any:
@@ -122,15 +123,19 @@ class ImageGANStage(Stage):
 
     # ---------------------------------------------------------------- one step
     def _latents(self, step: int, stream: int) -> tuple[torch.Tensor, Any, torch.Generator]:
-        """z [B_local, z_dim] and per-sample noise for this rank, drawn for the global batch."""
+        """z [B_local, z_dim] and per-sample noise for this rank, drawn for the global batch.
+
+        The large draws (noise buffers) are made on the training device from a generator seeded
+        by (seed, step, stream), so a GPU run never waits for the host; z and the scalar draws
+        come from the returned CPU generator."""
         g = step_generator(self.seed, step, stream)
         z = torch.randn(self.batch_size, self.G.z_dim, generator=g)
-        noise = self.G.synthesis.make_noise(self.batch_size, generator=g, device="cpu") if self.G.config.use_noise else None
-        z = rank_rows(z, self.info).to(self.device)
-        noise = select_rows(noise, self.info)
-        if noise is not None:
-            noise = {k: v.to(self.device) for k, v in noise.items()}
-        return z, noise, g
+        noise = None
+        if self.G.config.use_noise:
+            g_device = step_generator(self.seed, step, stream + STREAM_DEVICE_OFFSET, device=self.device)
+            noise = select_rows(self.G.synthesis.make_noise(self.batch_size, generator=g_device, device=self.device),
+                                self.info)
+        return rank_rows(z, self.info).to(self.device), noise, g
 
     def _mapping(self, z: torch.Tensor, g: torch.Generator, update_emas: bool) -> torch.Tensor:
         ws = self.G.mapping(z, None, update_emas=update_emas)
@@ -186,8 +191,9 @@ class ImageGANStage(Stage):
         ws = self._mapping(z, g, update_emas=False)
         images = self.G.synthesis(ws, noise=noise)
         global_keep = max(1, self.batch_size // shrink)  # drawn for the global batch, this rank's rows
-        pl_noise = rank_rows(torch.randn((global_keep, *images.shape[1:]), generator=g), self.info)[:keep]
-        pl_noise = pl_noise.to(self.device) / (images.shape[2] * images.shape[3]) ** 0.5
+        g_device = step_generator(self.seed, step, STREAM_PL + 2 * STREAM_DEVICE_OFFSET, device=self.device)
+        pl_noise = torch.randn((global_keep, *images.shape[1:]), generator=g_device, device=self.device)
+        pl_noise = rank_rows(pl_noise, self.info)[:keep] / (images.shape[2] * images.shape[3]) ** 0.5
         (grads,) = torch.autograd.grad((images * pl_noise).sum(), ws, create_graph=True)
         lengths = grads.square().sum(2).mean(1).sqrt()
         batch_mean = lengths.detach().mean()

@@ -38,7 +38,7 @@ from styleinv_model.train.loop import Stage
 from styleinv_model.train.losses import (LazyRegularization, StyleInVLossWeights, discriminator_ns_loss, r1_loss,
                                          styleinv_generator_losses)
 from styleinv_model.train.pretrained import load_frozen_generator
-from styleinv_model.train.stage1 import select_rows
+from styleinv_model.train.stage1 import STREAM_DEVICE_OFFSET, select_rows
 
 STREAM_G, STREAM_D, STREAM_AUG_G, STREAM_AUG_D = 10, 11, 12, 13
 TRUNK_PREFIXES = ("input_layer.", "stages.")
@@ -155,11 +155,12 @@ class Stage3(Stage):
         t = torch.from_numpy(draw_sparse_rows(rng, np.full(self.batch_size, s.nframes), s.max_dist, fractional=True))
         t = t.to(torch.float32)
         motion = self.model.temporal_style.sample_motion_noise(self.batch_size, float(s.nframes), generator=g)
-        noise = self.model.make_video_noise(self.batch_size, generator=g) if s.noise_mode == "video" else None
+        noise = None
+        if s.noise_mode == "video":  # the large draw happens on the training device
+            g_device = step_generator(self.seed, step, stream + STREAM_DEVICE_OFFSET, device=self.device)
+            noise = select_rows(self.model.image_generator.synthesis.make_noise(
+                self.batch_size, generator=g_device, device=self.device), self.info)
         z, t, motion = (rank_rows(x, self.info).to(self.device) for x in (z, t, motion))
-        noise = select_rows(noise, self.info)
-        if noise is not None:
-            noise = {k: v.to(self.device) for k, v in noise.items()}
         with torch.no_grad():
             w0 = self.model.initial_latents(z)
         context = self.model.prepare(w0, noise_mode=s.noise_mode, noise=noise)
