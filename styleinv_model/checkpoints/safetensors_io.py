@@ -4,8 +4,6 @@ sibling .json with the same config for people and tools; both written atomically
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
+
+from styleinv_model.atomic import atomic_write
 
 FORMAT_NAME = "styleinv-checkpoint"
 FORMAT_VERSION = 1
@@ -43,17 +43,7 @@ def _module_config(module: nn.Module) -> dict[str, Any]:
     return {"class": type(module).__name__, "config": to_dict() if callable(to_dict) else None}
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call `write(tmp_path)` for a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp_name))
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+_atomic_write = atomic_write
 
 
 def save_checkpoint(path: str | Path, modules: dict[str, nn.Module], config: dict[str, Any],

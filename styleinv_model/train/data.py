@@ -46,8 +46,9 @@ def _check_resolution(manifest: Any, path: Path, resolution: int) -> None:
 
 
 @dataclass
-class FrameStream:
-    """Batches of single frames of a manifest (class-aware: a video uniformly, then a frame)."""
+class _ManifestStream:
+    """A manifest's videos (its ``split`` when the manifest has one), checked against the training
+    resolution, and this rank's share of a sampler's stream."""
 
     manifest_path: Path
     resolution: int
@@ -58,13 +59,26 @@ class FrameStream:
     split: str | None = "train"
     threads: int = 2
 
-    def __post_init__(self) -> None:
+    def _open(self, dataset_class: type, **kwargs: Any) -> Any:
         manifest = read_manifest(self.manifest_path)
         if self.split is not None and not any(r.split == self.split for r in manifest.records):
             self.split = None  # a manifest without that split: use every video
-        self.dataset = FrameDataset(manifest, split=self.split, mirror=self.mirror, seed=self.seed)
-        _check_resolution(self.dataset.manifest, self.manifest_path, self.resolution)
+        dataset = dataset_class(manifest, split=self.split, mirror=self.mirror, seed=self.seed, **kwargs)
+        _check_resolution(dataset.manifest, self.manifest_path, self.resolution)
         self.local_batch = local_batch_size(self.global_batch, self.info)
+        return dataset
+
+    def _loader(self, start_step: int) -> ThreadedLoader:
+        keys = itertools.islice(iter(self.sampler), start_step * self.local_batch, None)
+        return ThreadedLoader(self.dataset, keys, self.local_batch, num_threads=self.threads)
+
+
+@dataclass
+class FrameStream(_ManifestStream):
+    """Batches of single frames of a manifest (class-aware: a video uniformly, then a frame)."""
+
+    def __post_init__(self) -> None:
+        self.dataset = self._open(FrameDataset)
         self.sampler = ClassAwareFrameSampler(self.dataset.frame_counts, seed=self.seed, rank=self.info.rank,
                                               world_size=self.info.world_size)
 
@@ -73,39 +87,24 @@ class FrameStream:
         return len(self.dataset.records)
 
     def batches(self, start_step: int = 0) -> Iterator[torch.Tensor]:
-        keys = itertools.islice(iter(self.sampler), start_step * self.local_batch, None)
-        return iter(ThreadedLoader(self.dataset, keys, self.local_batch, num_threads=self.threads))
+        return iter(self._loader(start_step))
 
 
 @dataclass
-class ClipStream:
+class ClipStream(_ManifestStream):
     """Stage-3 batches: 4 frames per video from the sparse sampler, with their timestamps (frames,
     relative to the clip's first frame)."""
 
-    manifest_path: Path
-    resolution: int
-    global_batch: int
-    info: DistInfo
     nframes: int = 128
     max_dist: int = 32
-    seed: int = 0
-    mirror: bool = True
-    split: str | None = "train"
-    threads: int = 2
 
     def __post_init__(self) -> None:
-        manifest = read_manifest(self.manifest_path)
-        if self.split is not None and not any(r.split == self.split for r in manifest.records):
-            self.split = None
-        self.dataset = ClipDataset(manifest, split=self.split, mirror=self.mirror, seed=self.seed, return_meta=True)
-        _check_resolution(self.dataset.manifest, self.manifest_path, self.resolution)
-        self.local_batch = local_batch_size(self.global_batch, self.info)
+        self.dataset = self._open(ClipDataset, return_meta=True)
         self.sampler = SparseClipSampler(self.dataset.frame_counts, SparseClipConfig(self.nframes, self.max_dist),
                                          seed=self.seed, rank=self.info.rank, world_size=self.info.world_size)
 
     def batches(self, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        keys = itertools.islice(iter(self.sampler), start_step * self.local_batch, None)
-        for item in ThreadedLoader(self.dataset, keys, self.local_batch, num_threads=self.threads):
+        for item in self._loader(start_step):
             indices = item["frame_indices"].to(torch.float32)
             yield item["frames"], indices - indices[:, :1]
 

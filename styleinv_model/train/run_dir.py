@@ -18,13 +18,14 @@ import enum
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path, PurePath
 from typing import Any, Iterator
 
 import yaml
+
+from styleinv_model.atomic import atomic_write
 
 CONFIG_NAME = "config.yaml"
 _LOCK_NAME = ".run_dir.lock"
@@ -131,15 +132,12 @@ def write_resolved_config(run: Path, config: dict) -> Path:
         raise TypeError(f"{run / CONFIG_NAME}: config must be a dict, got {type(config).__name__}")
     text = yaml.safe_dump(_plain(config, "config"), sort_keys=False, default_flow_style=False)
     path = run / CONFIG_NAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{CONFIG_NAME}.", suffix=".tmp", dir=run)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
     return path

@@ -10,10 +10,7 @@ the right/bottom to even sizes. Both writers go through a temporary file and ``o
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ import torch
 from PIL import Image
 
 from styleinv_data.io.encode import Mp4Encoder
+from styleinv_model.atomic import atomic_write
 
 
 def default_grid(n: int) -> tuple[int, int]:
@@ -60,29 +58,14 @@ def tile(items: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return full.permute(*perm).reshape(*lead, rows * h, cols * w, c)
 
 
-def _atomic_target(path: Path, suffix: str) -> tuple[Path, str]:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    return path, tmp
-
-
 def save_image_grid(images: torch.Tensor, path: Path, grid: tuple[int, int] | None = None) -> Path:
     """Tile ``[N, 3, H, W]`` images in [-1, 1] into one RGB PNG at ``path``."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"{path}: expected images of shape [N, 3, H, W], got {tuple(images.shape)}")
     cells = _resolve_grid(images.shape[0], grid, str(path))
     canvas = tile(to_uint8(images), cells).numpy()
-    path, tmp = _atomic_target(path, ".png")
-    try:
-        Image.fromarray(np.ascontiguousarray(canvas)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(np.ascontiguousarray(canvas)).save(tmp, format="PNG"),
+                        suffix=".tmp.png")
 
 
 def save_video_grid(videos: torch.Tensor, path: Path, fps: float = 25, grid: tuple[int, int] | None = None,
@@ -101,14 +84,9 @@ def save_video_grid(videos: torch.Tensor, path: Path, fps: float = 25, grid: tup
         padded[:, :gh, :gw] = frames
         frames = padded
     frames_np = frames.numpy()
-    path, tmp = _atomic_target(path, ".mp4")
-    try:
+    def write(tmp: Path) -> None:
         with Mp4Encoder(tmp, pw, ph, float(fps), crf=crf, container_format="mp4") as enc:
             for frame in frames_np:
                 enc.write(np.ascontiguousarray(frame))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write, suffix=".tmp.mp4")

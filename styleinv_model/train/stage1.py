@@ -22,6 +22,7 @@ from torch import nn
 
 from styleinv_model.stylegan2 import Discriminator, Generator, discriminator_config, generator_config
 from styleinv_model.train.augment import AdaptiveConfig, AdaptiveProbability, AugmentPipeline
+from styleinv_model.train.config import AugmentSettings
 from styleinv_model.train.data import FrameStream, step_generator, to_float_images
 from styleinv_model.train.distributed import DistInfo, average_gradients, rank_rows
 from styleinv_model.train.ema import ema_beta, update_ema
@@ -31,6 +32,14 @@ from styleinv_model.train.losses import LazyRegularization, discriminator_step_l
 # streams of step_generator
 STREAM_G, STREAM_D, STREAM_AUG_G, STREAM_AUG_D, STREAM_PL = 0, 1, 2, 3, 4
 STREAM_DEVICE_OFFSET = 1000  # streams of the on-device generators
+
+
+def build_augmentation(settings: AugmentSettings, device: torch.device) -> tuple[AugmentPipeline, AdaptiveProbability | None]:
+    """The ADA pipe at its initial p, and the adaptive controller (None for a fixed p or no pipeline)."""
+    pipe = AugmentPipeline(settings.pipeline, p=settings.initial_p).to(device)
+    if settings.target is None or settings.pipeline in ("none", ""):
+        return pipe, None
+    return pipe, AdaptiveProbability(pipe.p, AdaptiveConfig(settings.target, settings.speed_kimg, settings.interval))
 
 
 def select_rows(noise: Any, info: DistInfo) -> Any:
@@ -95,10 +104,7 @@ class ImageGANStage(Stage):
                                       betas=self.g_reg.adjusted_betas, eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=self.d_reg.adjusted_lr, betas=self.d_reg.adjusted_betas,
                                       eps=1e-8)
-        aug = s.augment
-        self.augment = AugmentPipeline(aug.pipeline, p=aug.initial_p).to(self.device)
-        self.ada = (AdaptiveProbability(self.augment.p, AdaptiveConfig(aug.target, aug.speed_kimg, aug.interval))
-                    if aug.target is not None and aug.pipeline not in ("none", "") else None)
+        self.augment, self.ada = build_augmentation(s.augment, self.device)
         self.pl_mean = torch.zeros((), device=self.device)
         self.stream = self.build_stream()
         self.grid_z = torch.randn(16, self.G.z_dim, generator=torch.Generator().manual_seed(self.seed + 1234))

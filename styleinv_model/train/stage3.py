@@ -30,7 +30,6 @@ from torch import nn
 
 from styleinv_data.sampling import draw_sparse_rows
 from styleinv_model.styleinv import StyleInVConfig, StyleInVGenerator, VideoDiscriminator, VideoDiscriminatorConfig
-from styleinv_model.train.augment import AdaptiveConfig, AdaptiveProbability, AugmentPipeline
 from styleinv_model.train.data import ClipStream, step_generator, to_float_images
 from styleinv_model.train.distributed import average_gradients, rank_rows
 from styleinv_model.train.ema import ema_beta, update_ema
@@ -38,7 +37,7 @@ from styleinv_model.train.loop import Stage
 from styleinv_model.train.losses import (LazyRegularization, StyleInVLossWeights, discriminator_ns_loss, r1_loss,
                                          styleinv_generator_losses)
 from styleinv_model.train.pretrained import load_frozen_generator
-from styleinv_model.train.stage1 import STREAM_DEVICE_OFFSET, select_rows
+from styleinv_model.train.stage1 import STREAM_DEVICE_OFFSET, build_augmentation, select_rows
 
 STREAM_G, STREAM_D, STREAM_AUG_G, STREAM_AUG_D = 10, 11, 12, 13
 TRUNK_PREFIXES = ("input_layer.", "stages.")
@@ -115,10 +114,7 @@ class Stage3(Stage):
         self.opt_G = torch.optim.Adam(self.generator_parameters(), lr=s.g_lr, betas=tuple(s.betas), eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=self.d_reg.adjusted_lr, betas=self.d_reg.adjusted_betas,
                                       eps=1e-8)
-        aug = s.augment
-        self.augment = AugmentPipeline(aug.pipeline, p=aug.initial_p).to(self.device)
-        self.ada = (AdaptiveProbability(self.augment.p, AdaptiveConfig(aug.target, aug.speed_kimg, aug.interval))
-                    if aug.target is not None and aug.pipeline not in ("none", "") else None)
+        self.augment, self.ada = build_augmentation(s.augment, self.device)
         self.weights = StyleInVLossWeights(adversarial=s.lambda_adv, reconstruction=s.lambda_l2, latent=s.lambda_reg)
         self.stream = ClipStream(self.manifest, G.img_resolution, s.batch_size, self.info, nframes=s.nframes,
                                  max_dist=s.max_dist, seed=self.seed, mirror=s.mirror,
