@@ -366,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    merged = {**previous.get("results", {}), **rows}  # sections not run keep their last results
     previous.update(payload)
-    previous["results"] = {**previous.get("results", {}), **rows}
+    previous["results"] = merged
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(previous, indent=1))
     os.replace(tmp, RESULTS)

@@ -22,11 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-try:  # OpenCV's LUT is several times numpy's fancy indexing
-    import cv2
-except ImportError:  # pragma: no cover - opencv-python-headless is in the pinned environment
-    cv2 = None
-
 try:
     import numba
 except ImportError:  # pragma: no cover - numba is in the pinned environment
@@ -138,15 +133,30 @@ def source_matrix(info) -> str:
     return MATRIX_OF_COLOR_SPACE[info.color_space]
 
 
-def gray_from_limited_y(y_plane: np.ndarray) -> np.ndarray:
-    """ffmpeg's ``-pix_fmt gray`` image of a limited-range frame, from its luma plane (a new array)."""
-    if cv2 is not None:
-        return cv2.LUT(y_plane, GRAY_FROM_LIMITED_Y)
-    return GRAY_FROM_LIMITED_Y[y_plane]
-
-
 def _jit(fn):
     return numba.njit(cache=True, nogil=True)(fn) if numba is not None else fn
+
+
+@_jit
+def _apply_lut(plane, lut):  # pragma: no cover - numba
+    height, width = plane.shape
+    out = np.empty((height, width), np.uint8)
+    for i in range(height):
+        src, dst = plane[i], out[i]
+        for j in range(width):
+            dst[j] = lut[src[j]]
+    return out
+
+
+def gray_from_limited_y(y_plane: np.ndarray) -> np.ndarray:
+    """ffmpeg's ``-pix_fmt gray`` image of a limited-range frame, from its luma plane (a new array).
+
+    A single-threaded numba loop: ``cv2.LUT`` is about as fast alone but runs on OpenCV's thread pool;
+    with it and ``cv2.reduce`` (the mask box) the crop cost ~0.2 ms more CPU per frame on a busy
+    2-core machine (docs/bench_crop.md)."""
+    if numba is not None:
+        return _apply_lut(y_plane, GRAY_FROM_LIMITED_Y)
+    return GRAY_FROM_LIMITED_Y[y_plane]  # pragma: no cover - numba is in the pinned environment
 
 
 @_jit

@@ -17,19 +17,6 @@ _MORE_FRAMES = (
 )
 
 
-def _render_frames(strategy: Any, frames: Iterable) -> Iterable:
-    """The frames to render: the strategy's own decode (``strategy.open_render_frames()``, e.g. the mask
-    strategy's ``yuv420p`` planes) when it offers one, else ``frames`` as the runner opened them. The
-    runner's iterator is then closed before its first frame, so its decoder never starts."""
-    opener = getattr(strategy, "open_render_frames", None)
-    own = opener() if callable(opener) else None
-    if own is None:
-        return frames
-    if hasattr(frames, "close"):
-        frames.close()
-    return own
-
-
 def render_segments(
     strategy: Any, plan: CropPlan, recipe: CropRecipe, out_root: Path, frames: Iterable, fps: float | None,
     num_frames: int,
@@ -47,7 +34,6 @@ def render_segments(
             raise ValueError(f"segment {seg.out_id} has {len(missing)} frames without a plan (first: {missing[0]})")
     sinks: list[ClipSink] = []
     decoded = 0
-    frames = _render_frames(strategy, frames)
     try:
         seg_iter = iter(segments)
         seg = next(seg_iter, None)
@@ -94,7 +80,6 @@ def render_streamed(
     Returns the uncommitted sink and the number of frames decoded."""
     size = recipe.output.size
     frame_plans = iter(frame_plans)
-    frames = _render_frames(strategy, frames)
     sink = open_sink(recipe, out_root, out_id, fps, render=lambda frame, fp: strategy.render(frame, fp, size))
     decoded = 0
     try:

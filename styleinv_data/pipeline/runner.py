@@ -136,6 +136,13 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         def open_frames():
             return iter_source_frames(task.source, threads=threads, info=info)
 
+        def open_render_frames():
+            """The strategy's own decode for rendering when it has one (the mask strategy's in-process
+            yuv420p planes), else the RGB frames."""
+            opener = getattr(strategy, "open_render_frames", None)
+            own = opener() if callable(opener) else None
+            return own if own is not None else open_frames()
+
         options = resolve_options(get_strategy_spec(recipe.strategy, recipe.plugins), recipe)
         inputs = dict(info=info, open_frames=open_frames, previous_plan=previous_plan, recipe=recipe, options=options,
                       **task.inputs)
@@ -144,7 +151,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         if frame_plans is not None:
             # single pass: the plan is produced frame by frame alongside the decode, saved afterwards
             sink, decoded = render_streamed(strategy, frame_plans, info.num_frames, task.video_id, recipe,
-                                             out_root, open_frames(), info.fps)
+                                             out_root, open_render_frames(), info.fps)
             try:
                 plan = strategy.streamed_plan
                 plan.save(sidecar)
@@ -156,7 +163,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         else:
             plan = strategy.plan(task.video_id, task.source, **inputs)
             plan.save(sidecar)
-            outputs, decoded = render_segments(strategy, plan, recipe, out_root, open_frames(), info.fps,
+            outputs, decoded = render_segments(strategy, plan, recipe, out_root, open_render_frames(), info.fps,
                                                 info.num_frames)
         status["outputs"] = outputs
         status["counts"] = {

@@ -60,3 +60,16 @@ def test_bad_rule_values():
         MaskRule(rule="mean")
     with pytest.raises(ValueError, match="2-D"):
         mask_to_box(np.zeros((4, 4, 3), np.uint8))
+
+
+def test_axis_sums_are_exact_on_views_and_large_values():
+    from styleinv_data.masks import _axis_sums
+
+    rng = np.random.default_rng(7)
+    full = rng.integers(0, 256, (301, 517), dtype=np.uint8)
+    full[:, :40] = 255  # saturated columns: 301 * 255 per column
+    for image in (full, full[3:200:2, 5:400], np.ascontiguousarray(full.T)):
+        cols, rows = _axis_sums(image)
+        assert cols.dtype == rows.dtype == np.float64
+        assert np.array_equal(cols, image.astype(np.int64).sum(axis=0))
+        assert np.array_equal(rows, image.astype(np.int64).sum(axis=1))
