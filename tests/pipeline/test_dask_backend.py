@@ -32,3 +32,54 @@ def test_unreachable_scheduler_is_a_clear_error(good_dataset, tmp_path):
         "run.backend": "dask", "run.scheduler": "tcp://127.0.0.1:1", "run.scheduler_timeout_s": 1, "run.progress": False})
     with pytest.raises(RecipeError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
         run_batch(recipe, echo=lambda s: None)
+
+
+def test_separate_scheduler_and_worker_processes(good_dataset, tmp_path):
+    """A real cluster: `dask scheduler` and `dask worker` in their own processes, as on a farm."""
+    pytest.importorskip("distributed")
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    dask_cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler = subprocess.Popen([*dask_cli, "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0",
+                                  "--no-show"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "2",
+                               "--nworkers", "1", "--no-dashboard"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        from distributed import Client
+
+        deadline = time.time() + 60
+        while True:  # wait until the worker has joined
+            try:
+                with Client(address, timeout=5) as client:
+                    if client.scheduler_info()["workers"]:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "the Dask worker never joined the scheduler"
+            time.sleep(0.5)
+        recipe = build_recipe("faceforensics", flags={
+            "input.root": str(good_dataset), "output.root": str(tmp_path / "out"), "output.size": 32,
+            "run.backend": "dask", "run.scheduler": address, "run.jobs": 2, "run.progress": False})
+        summary = run_batch(recipe, echo=lambda s: None)
+        assert (summary.done, summary.failed) == (3, 0)
+        for vid in ("v0", "v1", "v2"):
+            status = json.loads((tmp_path / "out" / "_meta" / f"{vid}.status.json").read_text())
+            assert status["state"] == "done" and status["counts"]["frames_out"] == 12
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
