@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from styleinv_model.generate import to_uint8
+
 _NOTICES: set[str] = set()
 
 
@@ -19,12 +21,6 @@ def _notice(key: str, text: str) -> None:
     if key not in _NOTICES:
         _NOTICES.add(key)
         print(text)
-
-
-def _uint8_frames(images: torch.Tensor) -> np.ndarray:
-    """[..., 3, H, W] in [-1, 1] -> [..., H, W, 3] uint8."""
-    x = (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return x.movedim(-3, -1).cpu().numpy()
 
 
 @torch.no_grad()
@@ -37,7 +33,7 @@ def generate_videos(model: Any, count: int, frames: int, seed: int, device: torc
         z = torch.randn(n, model.z_dim, generator=g).to(device)
         t = torch.arange(frames, dtype=torch.float32).expand(n, -1).to(device)
         motion = model.temporal_style.sample_motion_noise(n, float(frames), generator=g).to(device)
-        videos.extend(_uint8_frames(model.frames_from_z(z, t, motion, noise_mode="const")))
+        videos.extend(to_uint8(model.frames_from_z(z, t, motion, noise_mode="const")))
     return videos
 
 
@@ -48,7 +44,7 @@ def generate_images(generator: Any, count: int, seed: int, device: torch.device,
     for start in range(0, count, batch):
         n = min(batch, count - start)
         z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed + start)).to(device)
-        out.extend(frame[None] for frame in _uint8_frames(generator(z, noise_mode="const")))
+        out.extend(frame[None] for frame in to_uint8(generator(z, noise_mode="const")))
     return out
 
 

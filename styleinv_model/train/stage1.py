@@ -91,7 +91,6 @@ class ImageGANStage(Stage):
     def build(self) -> None:
         s = self.settings
         self.G, self.D, self.G_ema = self.build_networks()
-        self.stream = None
         for module in (self.G, self.D, self.G_ema):
             module.to(self.device)
         self.G.train()

@@ -105,8 +105,9 @@ class Stage3(Stage):
             warnings.warn("stage3: no encoder_checkpoint given, the encoder starts from random weights "
                           "(the paper initialises it from stage 2)", stacklevel=2)
         self.D = VideoDiscriminator(self.config3.discriminator).to(self.device)
-        self.temporal_ema = copy.deepcopy(self.model.temporal_style).eval().requires_grad_(False)
-        self.encoder_ema = copy.deepcopy(self.model.encoder).eval().requires_grad_(False)
+        # the EMA model: copies of the temporal style network and encoder over the same (shared) G
+        self.model_ema = copy.deepcopy(self.model, {id(G): G}).eval().requires_grad_(False)
+        self.temporal_ema, self.encoder_ema = self.model_ema.temporal_style, self.model_ema.encoder
         self.model.temporal_style.train()
         self.model.encoder.train()
         self.D.train()
@@ -226,10 +227,7 @@ class Stage3(Stage):
 
     # ---------------------------------------------------------------- outputs
     def ema_model(self) -> StyleInVGenerator:
-        model = StyleInVGenerator(self.model.image_generator, self.config3)
-        model.temporal_style = self.temporal_ema
-        model.encoder = self.encoder_ema
-        return model.eval()
+        return self.model_ema
 
     @torch.no_grad()
     def snapshot(self, run_dir: Path, step: int) -> None:
