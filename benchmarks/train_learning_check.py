@@ -14,12 +14,14 @@ stage 3 (StyleInV) from both, all on the CPU, then checks that each stage learne
 Loss means come from each run's ``log.jsonl``. Prints a table with PASS/FAIL per criterion and
 writes every number to ``--out`` (JSON, atomically). FVD at 48-64 videos per side is strongly
 biased upwards in absolute value (400-d logits, few samples); only the before/after comparison
-matters. Two references put it in scale: the stage-1 generator's G(w0) as a still video, and a second
-draw of real training clips. Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the demo config
+matters. Three references put it in scale: the stage-1 generator's G(w0) as a still video, still real
+videos (a real frame repeated: a perfect generator without motion) and a second draw of real training
+clips. ``--photos N`` draws the videos from the first N face photos only (fewer identities: stage 1
+gets usable in fewer steps). Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the demo config
 (``--demo-stage3``: without them).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_learning_check.py \
-        [--stage1-steps 300] [--stage2-steps 400] [--stage3-steps 150] [--fvd-videos 48] [--set ...]
+        [--stage1-steps 300] [--stage2-steps 400] [--stage3-steps 150] [--fvd-videos 48] [--photos N] [--set ...]
         [--workdir DIR [--stage1-run RUN] [--stage2-run RUN]] [--recheck RESULT.json]
 """
 
@@ -233,13 +235,31 @@ class FVD:
         stats, _ = side_statistics(other, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
         return float(frechet_distance_stats(stats, self.real_stats))
 
+    def real_still(self, manifest: Path, seed: int = 1) -> float:
+        """FVD16 of still real videos (the first frame of each clip of another class-aware draw,
+        repeated 16 times) against the real side: what a perfect image generator with no motion
+        scores, i.e. how much of the gap to `real_vs_real` is motion."""
+        import numpy as np
+
+        from styleinv_model.metrics.manifest_source import ManifestVideoSource
+        from styleinv_model.metrics.sampling import plan_clips
+
+        source = ManifestVideoSource.open(manifest)
+        plan = plan_clips([source.frame_count(i) for i in range(len(source))], self.count,
+                          self.protocol.num_frames, self.protocol.frame_stride, "class_aware", seed, "real_still")
+        videos = []
+        for clip in plan.clips:
+            first = source.read_frames(clip.video_index, [clip.start])[clip.start]
+            videos.append(np.ascontiguousarray(np.broadcast_to(first, (self.protocol.num_frames, *first.shape))))
+        return self.of_videos(videos)
+
 
 def static_videos(model: Any, count: int, frames: int, seed: int, batch: int = 8) -> list:
     """G(w0) repeated `frames` times, for the same z as generate_videos: the stage-1 generator's
     appearance with no motion (what stage 3 cannot change: it keeps G frozen)."""
     import torch
 
-    from styleinv_model.train.periodic_metrics import _uint8_frames
+    from styleinv_model.generate import to_uint8
 
     out = []
     with torch.no_grad():
@@ -247,7 +267,7 @@ def static_videos(model: Any, count: int, frames: int, seed: int, batch: int = 8
             n = min(batch, count - start)
             z = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(seed + start))
             first = model.synthesize(model.initial_latents(z), noise_mode="const")
-            out.extend(_uint8_frames(first.unsqueeze(1).expand(-1, frames, -1, -1, -1)))
+            out.extend(to_uint8(first.unsqueeze(1).expand(-1, frames, -1, -1, -1)))
     return out
 
 
@@ -362,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--photos", type=int, default=None,
+                        help="draw the videos from the first N face photos only (identities; default: all 21)")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--stage1-steps", type=int, default=300)
     parser.add_argument("--stage2-steps", type=int, default=400)
@@ -390,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.frames < 16:
         parser.error("--frames must be >= 16 (FVD16 needs 16-frame clips)")
+    from styleinv_data.moving_faces import PHOTO_COUNT
+
+    if args.photos is not None and not 1 <= args.photos <= PHOTO_COUNT:
+        parser.error(f"--photos must be between 1 and {PHOTO_COUNT} (the bundled face photos)")
 
     import torch
 
@@ -408,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir if args.workdir is not None else Path(tempfile.mkdtemp(prefix="styleinv_learning_"))
     cleanup = args.workdir is None
     try:
-        data_cfg = MovingFacesConfig(num_videos=args.videos, frames=args.frames, size=args.size, seed=args.seed)
+        data_cfg = MovingFacesConfig(num_videos=args.videos, frames=args.frames, size=args.size, seed=args.seed,
+                                     photos=args.photos)
         t0 = time.perf_counter()
         manifest = write_moving_faces(work / "data", data_cfg)
         data_seconds = time.perf_counter() - t0
@@ -440,7 +467,9 @@ def main(argv: list[str] | None = None) -> int:
         fvd_init, sec_init = fvd.of_model(init_model, args.fvd_seed)
         fvd_static = fvd.of_videos(static_videos(init_model, args.fvd_videos, 16, args.fvd_seed))
         fvd_real = fvd.real_vs_real(manifest)
-        print(f"FVD16 references: stage-1 G(w0) static {fvd_static:.1f}, real vs real {fvd_real:.1f}", flush=True)
+        fvd_real_still = fvd.real_still(manifest)
+        print(f"FVD16 references: stage-1 G(w0) static {fvd_static:.1f}, real still {fvd_real_still:.1f}, "
+              f"real vs real {fvd_real:.1f}", flush=True)
         del init_model
         shutil.rmtree(runs / "init", ignore_errors=True)
         print(f"FVD16 at init: {fvd_init:.1f} ({sec_init:.0f} s)", flush=True)
@@ -458,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
             windows[name] = window_means(rows, steps)
             windows[name]["r1"] = r1_summary(rows, steps)
             results[name] = {"steps": result.steps_done, "seconds": result.seconds, **windows[name]}
-        fvd_numbers = {"init": fvd_init, "after": fvd_after, "stage1_static": fvd_static, "real_vs_real": fvd_real,
+        fvd_numbers = {"init": fvd_init, "after": fvd_after, "stage1_static": fvd_static, "real_still": fvd_real_still,
+                       "real_vs_real": fvd_real,
                        "videos_per_side": args.fvd_videos,
                        "seed": args.fvd_seed, "real_sampling": "class_aware seed 0",
                        "seconds": {"real": fvd.real_seconds, "init": sec_init, "after": sec_after}}
@@ -487,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += loss_table(f"{name}: {results[name]['steps']} steps, {results[name]['seconds']:.0f} s", windows[name])
     lines.append(f"FVD16 ({args.fvd_videos} videos/side, biased at this size): init {fvd_init:.1f} -> "
                  f"after {fvd_after:.1f}  (after/init {fvd_after / fvd_init:.3f}); references: stage-1 G(w0) "
-                 f"static {fvd_static:.1f}, real vs real {fvd_real:.1f}")
+                 f"static {fvd_static:.1f}, real still {fvd_real_still:.1f}, real vs real {fvd_real:.1f}")
     lines.append("")
     lines.append(f"{'criterion':<30} {'value':>10}  {'rule':<34} result")
     for c in checks:

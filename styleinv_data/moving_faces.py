@@ -25,10 +25,19 @@ class MovingFacesConfig:
     zoom: float = 0.10  # relative zoom amplitude
     tilt_degrees: float = 8.0
     period_frames: tuple[float, float] = (12.0, 40.0)  # range of the motion periods
+    photos: int | None = None  # use only the first N face photos (identities); None: all 21
+
+    def __post_init__(self) -> None:
+        if self.photos is not None and not 1 <= self.photos <= PHOTO_COUNT:
+            raise ValueError(f"photos must be between 1 and {PHOTO_COUNT} (got {self.photos})")
+
+
+PHOTO_COUNT = 21  # the astronaut and 20 LFW faces
 
 
 def real_faces() -> list[np.ndarray]:
-    """Square RGB face photos (uint8 HxWx3) from scikit-image's bundled data."""
+    """Square RGB face photos (uint8 HxWx3) from scikit-image's bundled data: the astronaut (colour)
+    first, then 20 grey LFW faces."""
     from skimage import data
 
     faces = []
@@ -65,7 +74,7 @@ def write_moving_faces(root: Path, config: MovingFacesConfig = MovingFacesConfig
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
-    faces = real_faces()
+    faces = real_faces()[:config.photos]
     for v in range(config.num_videos):
         photo = faces[int(rng.integers(len(faces)))]
         face = Image.fromarray(photo).resize((config.size * 4, config.size * 4), Image.Resampling.LANCZOS)
