@@ -202,38 +202,35 @@ class FVD:
                                                           batch, None)
         self.real_seconds = time.perf_counter() - started
 
+    def _score(self, side: Any) -> float:
+        """FVD16 of one side (a SideSpec) against the real statistics."""
+        from styleinv_model.metrics.evaluate import side_statistics
+        from styleinv_model.metrics.frechet import frechet_distance_stats
+
+        stats, _ = side_statistics(side, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
+        return float(frechet_distance_stats(stats, self.real_stats))
+
     def of_model(self, model: Any, seed: int) -> tuple[float, float]:
         """(FVD16, seconds) of `count` videos of a StyleInV generator, seeds seed .. seed + count - 1."""
-        from styleinv_model.metrics.evaluate import SideSpec, side_statistics
-        from styleinv_model.metrics.frechet import frechet_distance_stats
-        from styleinv_model.metrics.sources import ArrayVideoSource
         from styleinv_model.train.periodic_metrics import generate_videos
 
         started = time.perf_counter()
         videos = generate_videos(model, self.count, self.protocol.num_frames, seed, _cpu())
-        fake = SideSpec(ArrayVideoSource(videos, name="generated"), "first", seed=0, label="fake")
-        stats, _ = side_statistics(fake, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
-        return float(frechet_distance_stats(stats, self.real_stats)), time.perf_counter() - started
+        return self.of_videos(videos, name="generated"), time.perf_counter() - started
 
-    def of_videos(self, videos: list) -> float:
-        from styleinv_model.metrics.evaluate import SideSpec, side_statistics
-        from styleinv_model.metrics.frechet import frechet_distance_stats
+    def of_videos(self, videos: list, name: str = "reference") -> float:
+        from styleinv_model.metrics.evaluate import SideSpec
         from styleinv_model.metrics.sources import ArrayVideoSource
 
-        fake = SideSpec(ArrayVideoSource(videos, name="reference"), "first", seed=0, label="fake")
-        stats, _ = side_statistics(fake, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
-        return float(frechet_distance_stats(stats, self.real_stats))
+        return self._score(SideSpec(ArrayVideoSource(videos, name=name), "first", seed=0, label="fake"))
 
     def real_vs_real(self, manifest: Path, seed: int = 1) -> float:
         """FVD16 of another draw of training clips (sampling seed `seed`) against the real side: the
         floor at this sample size (clips of the same 24 videos, so an optimistic one)."""
-        from styleinv_model.metrics.evaluate import SideSpec, side_statistics
-        from styleinv_model.metrics.frechet import frechet_distance_stats
+        from styleinv_model.metrics.evaluate import SideSpec
         from styleinv_model.metrics.manifest_source import ManifestVideoSource
 
-        other = SideSpec(ManifestVideoSource.open(manifest), "class_aware", seed=seed, label="real2")
-        stats, _ = side_statistics(other, self.protocol, self.fn, self.extractor.weights.sha256, self.batch, None)
-        return float(frechet_distance_stats(stats, self.real_stats))
+        return self._score(SideSpec(ManifestVideoSource.open(manifest), "class_aware", seed=seed, label="real2"))
 
     def real_still(self, manifest: Path, seed: int = 1) -> float:
         """FVD16 of still real videos (the first frame of each clip of another class-aware draw,
@@ -412,10 +409,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.frames < 16:
         parser.error("--frames must be >= 16 (FVD16 needs 16-frame clips)")
-    from styleinv_data.moving_faces import PHOTO_COUNT
+    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
 
-    if args.photos is not None and not 1 <= args.photos <= PHOTO_COUNT:
-        parser.error(f"--photos must be between 1 and {PHOTO_COUNT} (the bundled face photos)")
+    try:
+        data_cfg = MovingFacesConfig(num_videos=args.videos, frames=args.frames, size=args.size, seed=args.seed,
+                                     photos=args.photos)
+    except ValueError as error:  # its messages name the field: "photos must be ..."
+        parser.error(f"--{error}")
 
     import torch
 
@@ -426,7 +426,6 @@ def main(argv: list[str] | None = None) -> int:
     import styleinv_model.train.periodic_metrics  # noqa: F401
 
     torch.set_num_threads(args.threads)
-    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
 
     th = Thresholds()
     started = time.perf_counter()
@@ -434,8 +433,6 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir if args.workdir is not None else Path(tempfile.mkdtemp(prefix="styleinv_learning_"))
     cleanup = args.workdir is None
     try:
-        data_cfg = MovingFacesConfig(num_videos=args.videos, frames=args.frames, size=args.size, seed=args.seed,
-                                     photos=args.photos)
         t0 = time.perf_counter()
         manifest = write_moving_faces(work / "data", data_cfg)
         data_seconds = time.perf_counter() - t0
