@@ -107,7 +107,8 @@ class Stage2Config:
     total_kimg: float = 4000.0
     max_steps: int | None = None
     lr: float = 0.0001
-    betas: tuple[float, float] = (0.9, 0.999)
+    optimizer: str = "ranger"  # pSp's Ranger (RAdam + Lookahead + gradient centralisation) or "adam"
+    betas: tuple[float, float] | None = None  # None: the optimiser's own (Ranger 0.95, 0.999; Adam 0.9, 0.999)
     l2_weight: float = 1.0
     lpips_weight: float = 0.8
     id_weight: float = 0.1
@@ -283,7 +284,7 @@ def validate(config: TrainConfig) -> None:
     for name in ("lr", "g_lr", "d_lr"):
         if hasattr(s, name):
             _positive(where, **{name: getattr(s, name)})
-    if hasattr(s, "betas") and not all(0.0 <= b < 1.0 for b in s.betas):
+    if getattr(s, "betas", None) is not None and not all(0.0 <= b < 1.0 for b in s.betas):
         raise ConfigError(f"{where}.betas must lie in [0, 1), got {list(s.betas)}")
     for name in ("r1_interval", "pl_interval"):
         if hasattr(s, name) and getattr(s, name) < 1:
@@ -318,6 +319,8 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"{where}: nframes must be >= 3 and max_dist >= 2, got {s.nframes}, {s.max_dist}")
     if config.stage == "stage2" and s.encoder_depth not in (50, 100, 152):
         raise ConfigError(f"{where}.encoder_depth must be 50, 100 or 152, got {s.encoder_depth}")
+    if config.stage == "stage2" and s.optimizer not in ("ranger", "adam"):
+        raise ConfigError(f"{where}.optimizer must be 'ranger' or 'adam', got {s.optimizer!r}")
     r = config.run
     for name in ("log_every", "checkpoint_every"):
         if getattr(r, name) < 1:

@@ -3,7 +3,8 @@
 x (a real frame) -> w = w_avg + E(x) -> x̂ = G.synthesis(w broadcast to every layer, G's stored
 noise); loss = l2_weight·MSE(x̂, x) + lpips_weight·LPIPS(x̂, x) + id_weight·(1 − cos(ArcFace(x̂),
 ArcFace(x))). LPIPS and the identity loss load their pretrained weights from local files; when a
-file is absent that term is off and a one-line notice says so. Adam, the pSp learning rate.
+file is absent that term is off and a one-line notice says so. pSp's optimiser (Ranger) and learning
+rate by default; ``optimizer: adam`` for plain Adam.
 The encoder's convolution trunk initialises stage 3's modulated encoder.
 """
 
@@ -38,6 +39,15 @@ def encoder_config(settings: Any, w_dim: int) -> EncoderConfig:
     return config
 
 
+def build_optimizer(settings: Any, params: Any) -> torch.optim.Optimizer:
+    """Ranger (pSp's choice) or Adam, with the config's betas or the optimiser's own."""
+    if settings.optimizer == "ranger":
+        from styleinv_model.train.ranger import DEFAULT_BETAS, Ranger
+
+        return Ranger(params, lr=settings.lr, betas=tuple(settings.betas or DEFAULT_BETAS))
+    return torch.optim.Adam(params, lr=settings.lr, betas=tuple(settings.betas or (0.9, 0.999)))
+
+
 class Stage2(Stage):
     name = "stage2"
 
@@ -47,7 +57,7 @@ class Stage2(Stage):
             raise ValueError("stage 2 needs --manifest (a manifest of the cropped dataset)")
         self.G = load_frozen_generator(s.generator_checkpoint).to(self.device)
         self.encoder = InversionEncoder(encoder_config(s, self.G.w_dim)).to(self.device).train()
-        self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=s.lr, betas=tuple(s.betas))
+        self.optimizer = build_optimizer(s, self.encoder.parameters())
         from styleinv_model.train.perceptual import load_optional_perceptual
 
         log = print if self.info.is_main else (lambda *_: None)
