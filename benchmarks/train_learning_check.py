@@ -232,23 +232,61 @@ class FVD:
 
         return self._score(SideSpec(ManifestVideoSource.open(manifest), "class_aware", seed=seed, label="real2"))
 
-    def real_still(self, manifest: Path, seed: int = 1) -> float:
-        """FVD16 of still real videos (the first frame of each clip of another class-aware draw,
-        repeated 16 times) against the real side: what a perfect image generator with no motion
-        scores, i.e. how much of the gap to `real_vs_real` is motion."""
+    def real_clips(self, manifest: Path, seed: int = 1) -> list:
+        """`count` 16-frame training clips (uint8 [16, H, W, 3]) of another class-aware draw."""
         import numpy as np
 
         from styleinv_model.metrics.manifest_source import ManifestVideoSource
         from styleinv_model.metrics.sampling import plan_clips
 
         source = ManifestVideoSource.open(manifest)
-        plan = plan_clips([source.frame_count(i) for i in range(len(source))], self.count,
-                          self.protocol.num_frames, self.protocol.frame_stride, "class_aware", seed, "real_still")
-        videos = []
+        frames, stride = self.protocol.num_frames, self.protocol.frame_stride
+        plan = plan_clips([source.frame_count(i) for i in range(len(source))], self.count, frames, stride,
+                          "class_aware", seed, "real_still")
+        clips = []
         for clip in plan.clips:
-            first = source.read_frames(clip.video_index, [clip.start])[clip.start]
-            videos.append(np.ascontiguousarray(np.broadcast_to(first, (self.protocol.num_frames, *first.shape))))
-        return self.of_videos(videos)
+            indices = [clip.start + k * stride for k in range(frames)]
+            read = source.read_frames(clip.video_index, indices)
+            clips.append(np.stack([read[i] for i in indices]))
+        return clips
+
+    def real_still(self, manifest: Path, seed: int = 1) -> float:
+        """FVD16 of still real videos (the first frame of each of :meth:`real_clips`, repeated 16
+        times) against the real side: what a perfect image generator with no motion scores, i.e. how
+        much of the gap to `real_vs_real` is motion."""
+        import numpy as np
+
+        return self.of_videos([np.ascontiguousarray(np.broadcast_to(c[0], c.shape)) for c in self.real_clips(manifest, seed)])
+
+    def real_w_path(self, manifest: Path, generator: Path, encoder: Path, seed: int = 1) -> tuple[float, float]:
+        """(FVD16 of :meth:`real_clips` re-rendered through the stage-1 G from per-frame stage-2
+        inversions, the same with frame 0's inversion held): the motion this G draws along a W path,
+        i.e. roughly the best stage 3 (which moves w0 in W over the frozen G) can do."""
+        from styleinv_model.checkpoints.networks import load_inversion_encoder
+        from styleinv_model.train.pretrained import load_frozen_generator
+
+        G = load_frozen_generator(generator)
+        moving, held = w_path_videos(self.real_clips(manifest, seed), G, load_inversion_encoder(encoder))
+        return self.of_videos(moving), self.of_videos(held)
+
+
+def w_path_videos(clips: list, G: Any, encoder: Any) -> tuple[list, list]:
+    """Each real clip (uint8 [T, H, W, 3]) as G(E(x_t) + w_avg) frame by frame (stage 2's inversion,
+    G's stored noise), and as its inverted first frame repeated T times."""
+    import torch
+
+    from styleinv_model.generate import to_uint8
+    from styleinv_model.styleinv.generator import synthesize
+
+    moving, held = [], []
+    with torch.no_grad():
+        for clip in clips:
+            x = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            w = encoder(x) + G.mapping.w_avg.to(x.dtype)
+            frames = synthesize(G, w, noise_mode="const").unsqueeze(0)
+            moving.append(to_uint8(frames)[0])
+            held.append(to_uint8(frames[:, :1].expand_as(frames))[0])
+    return moving, held
 
 
 def static_videos(model: Any, count: int, frames: int, seed: int, batch: int = 8) -> list:
@@ -465,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
         fvd_static = fvd.of_videos(static_videos(init_model, args.fvd_videos, 16, args.fvd_seed))
         fvd_real = fvd.real_vs_real(manifest)
         fvd_real_still = fvd.real_still(manifest)
+        fvd_w_path, fvd_w_held = fvd.real_w_path(manifest, r1.last_checkpoint, r2.last_checkpoint)
         print(f"FVD16 references: stage-1 G(w0) static {fvd_static:.1f}, real still {fvd_real_still:.1f}, "
-              f"real vs real {fvd_real:.1f}", flush=True)
+              f"real vs real {fvd_real:.1f}; real clips through G's W (stage-2 inversions) {fvd_w_path:.1f}, "
+              f"held at frame 0 {fvd_w_held:.1f}", flush=True)
         del init_model
         shutil.rmtree(runs / "init", ignore_errors=True)
         print(f"FVD16 at init: {fvd_init:.1f} ({sec_init:.0f} s)", flush=True)
@@ -485,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             windows[name]["r1"] = r1_summary(rows, steps)
             results[name] = {"steps": result.steps_done, "seconds": result.seconds, **windows[name]}
         fvd_numbers = {"init": fvd_init, "after": fvd_after, "stage1_static": fvd_static, "real_still": fvd_real_still,
-                       "real_vs_real": fvd_real,
+                       "real_vs_real": fvd_real, "real_w_path": fvd_w_path, "real_w_path_held": fvd_w_held,
                        "videos_per_side": args.fvd_videos,
                        "seed": args.fvd_seed, "real_sampling": "class_aware seed 0",
                        "seconds": {"real": fvd.real_seconds, "init": sec_init, "after": sec_after}}
@@ -514,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += loss_table(f"{name}: {results[name]['steps']} steps, {results[name]['seconds']:.0f} s", windows[name])
     lines.append(f"FVD16 ({args.fvd_videos} videos/side, biased at this size): init {fvd_init:.1f} -> "
                  f"after {fvd_after:.1f}  (after/init {fvd_after / fvd_init:.3f}); references: stage-1 G(w0) "
-                 f"static {fvd_static:.1f}, real still {fvd_real_still:.1f}, real vs real {fvd_real:.1f}")
+                 f"static {fvd_static:.1f}, real still {fvd_real_still:.1f}, real vs real {fvd_real:.1f}, real W path "
+                 f"{fvd_w_path:.1f} (held {fvd_w_held:.1f})")
     lines.append("")
     lines.append(f"{'criterion':<30} {'value':>10}  {'rule':<34} result")
     for c in checks:

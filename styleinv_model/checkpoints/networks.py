@@ -1,4 +1,4 @@
-"""Rebuild our StyleGAN2 networks from a checkpoint and save them back."""
+"""Rebuild our networks (StyleGAN2 G and D, stage 2's inversion encoder) from a checkpoint."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ import torch
 from torch import nn
 
 from styleinv_model.checkpoints.safetensors_io import Checkpoint, load_checkpoint
+from styleinv_model.styleinv.encoder import EncoderConfig, InversionEncoder
 from styleinv_model.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+
+def _encoder(values: dict[str, Any]) -> InversionEncoder:
+    return InversionEncoder(EncoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}))
+
 
 _BUILDERS = {
     "Generator": lambda values: Generator(GeneratorConfig.from_dict(values)),
     "Discriminator": lambda values: Discriminator(DiscriminatorConfig.from_dict(values)),
+    "InversionEncoder": _encoder,
 }
 
 
@@ -46,4 +53,13 @@ def load_generator(path: str | Path, name: str = "G_ema", device: str | torch.de
     module = load_networks(path, [name], device)[name]
     if not isinstance(module, Generator):
         raise TypeError(f"{path}: module {name!r} is a {type(module).__name__}, not a Generator")
+    return module
+
+
+def load_inversion_encoder(path: str | Path, device: str | torch.device = "cpu") -> InversionEncoder:
+    """Stage 2's encoder from its checkpoint. It returns w offsets: add the image generator's
+    ``mapping.w_avg`` (stage 2 trains that way unless ``start_from_latent_avg`` is false)."""
+    module = load_networks(path, ["encoder"], device)["encoder"]
+    if not isinstance(module, InversionEncoder):
+        raise TypeError(f"{path}: module 'encoder' is a {type(module).__name__}, not stage 2's InversionEncoder")
     return module

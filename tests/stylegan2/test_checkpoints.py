@@ -67,3 +67,22 @@ def test_checkpoint_errors_are_one_line_and_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="JSON"):
         save_checkpoint(tmp_path / "x.safetensors", {}, config={"bad": object()})
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_stage2_encoder_rebuilds_from_its_checkpoint(tmp_path):
+    from styleinv_model.checkpoints.networks import load_inversion_encoder
+    from styleinv_model.styleinv.encoder import EncoderConfig, InversionEncoder
+
+    torch.manual_seed(0)
+    encoder = InversionEncoder(EncoderConfig(stage_channels=(8, 8, 16, 16), stage_units=(1, 1, 1, 1), se_reduction=4,
+                                             style_dim=16, w_dim=24, input_resolution=16)).eval()
+    G = build_generator(resolution=16, z_dim=8, w_dim=24, channel_base=128, channel_max=16, mapping_layers=2)
+    path = save_checkpoint(tmp_path / "stage2.safetensors", {"encoder": encoder, "G": G}, config={})
+    loaded = load_inversion_encoder(path)
+    assert loaded.config == encoder.config and not loaded.training
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), encoder(x))
+    wrong = save_checkpoint(tmp_path / "wrong.safetensors", {"encoder": G}, config={})
+    with pytest.raises(TypeError, match="not stage 2's InversionEncoder"):
+        load_inversion_encoder(wrong)

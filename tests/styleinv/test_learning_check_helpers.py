@@ -47,3 +47,31 @@ def test_photos_out_of_range_is_a_usage_error(photos, tmp_path, capsys):
     assert stop.value.code == 2
     assert "--photos must be between 1 and 21" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()  # nothing written
+
+
+def test_w_path_videos_render_per_frame_inversions_and_hold_frame_zero():
+    from styleinv_model.styleinv.encoder import EncoderConfig, InversionEncoder
+    from styleinv_model.styleinv.generator import synthesize
+    from styleinv_model.stylegan2 import Generator, GeneratorConfig
+
+    check = _load_check()
+    res = 16
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(img_resolution=res, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256,
+                                  channel_max=16)).eval()
+    G.mapping.w_avg.normal_()  # a non-zero average, so forgetting to add it changes the frames
+    encoder = InversionEncoder(EncoderConfig(stage_channels=(8, 8, 8, 8), stage_units=(1, 1, 1, 1), se_reduction=4,
+                                             style_dim=16, w_dim=G.w_dim, input_resolution=res)).eval()
+    rng = np.random.default_rng(0)
+    clips = [rng.integers(0, 256, size=(4, res, res, 3), dtype=np.uint8) for _ in range(2)]
+    moving, held = check.w_path_videos(clips, G, encoder)
+    assert len(moving) == len(held) == 2
+    for clip, video, still in zip(clips, moving, held):
+        assert video.dtype == np.uint8 and video.shape == clip.shape and still.shape == clip.shape
+        with torch.no_grad():
+            x = torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            expected = to_uint8(synthesize(G, encoder(x) + G.mapping.w_avg, noise_mode="const").unsqueeze(0))[0]
+        assert np.array_equal(video, expected)
+        assert all(np.array_equal(still[0], frame) for frame in still[1:])
+        assert np.array_equal(still[0], video[0])
+        assert not np.array_equal(video[0], video[-1])  # different real frames, different inversions
