@@ -67,16 +67,12 @@ def build_config(stage: str, config: str, overrides: tuple[str, ...], outdir: Pa
 def train(stage: str, config: TrainConfig, manifest: Path | None, resume: Path | None, name: str | None,
           progress: bool = True):
     """Run one stage in this process (joining a torchrun process group when there is one)."""
-    import torch
-
     from styleinv_model.train.distributed import init_distributed, shutdown_distributed
-    from styleinv_model.train.loop import resolve_device, run_stage
+    from styleinv_model.train.loop import device_type, resolve_device, run_stage
 
-    wanted = config.run.device
-    device_type = "cuda" if wanted.startswith("cuda") or (wanted == "auto" and torch.cuda.is_available()) else "cpu"
-    info = init_distributed(device_type)
+    info = init_distributed(device_type(config.run.device))
     try:
-        device = resolve_device(wanted, info)
+        device = resolve_device(config.run.device, info)
         stage_obj = stage_class(stage)(config, manifest, info, device)
         return run_stage(stage_obj, resume=resume, run_name=name, progress=progress)
     finally:

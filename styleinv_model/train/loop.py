@@ -29,9 +29,16 @@ class NonFiniteLoss(RuntimeError):
     """A loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+def device_type(name: str) -> str:
+    """"cuda" or "cpu": what a ``run.device`` value asks for ("auto": CUDA when there is one)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if name.startswith("cuda") else "cpu"
+
+
 def resolve_device(name: str, info: DistInfo) -> torch.device:
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name = device_type(name)
     if name == "cuda" and info.enabled:
         name = f"cuda:{info.local_rank}"
     device = torch.device(name)
