@@ -110,7 +110,8 @@ class ClipStream(_ManifestStream):
 
 
 class ImageFolderDataset:
-    """A folder of images (the finetune's stylised set), all ``resolution`` square, read as uint8."""
+    """A folder of images (the finetune's stylised set), all ``resolution`` square, read as uint8 RGB
+    (images with transparency are flattened onto white)."""
 
     def __init__(self, root: Path, resolution: int, mirror: bool = True, seed: int = 0) -> None:
         root = Path(root)
@@ -132,6 +133,10 @@ class ImageFolderDataset:
         path = self.files[index]
         try:
             with Image.open(path) as image:
+                if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                    # flatten onto white: transparent pixels' stored colours are arbitrary
+                    rgba = image.convert("RGBA")
+                    image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
                 array = np.array(image.convert("RGB"))
         except (OSError, UnidentifiedImageError) as error:
             raise ValueError(f"{path}: unreadable image ({error}); remove or replace it") from error
