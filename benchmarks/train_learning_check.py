@@ -14,15 +14,24 @@ stage 3 (StyleInV) from both, all on the CPU, then checks that each stage learne
 Loss means come from each run's ``log.jsonl``. Prints a table with PASS/FAIL per criterion and
 writes every number to ``--out`` (JSON, atomically). FVD at 48-64 videos per side is strongly
 biased upwards in absolute value (400-d logits, few samples); only the before/after comparison
-matters. Three references put it in scale: the stage-1 generator's G(w0) as a still video, still real
-videos (a real frame repeated: a perfect generator without motion) and a second draw of real training
-clips. ``--photos N`` draws the videos from the first N face photos only (fewer identities: stage 1
+matters. References put it in scale: the stage-1 generator's G(w0) as a still video, still real
+videos (a real frame repeated: a perfect generator without motion), a second draw of real training
+clips, and the real clips re-rendered by G from per-frame stage-2 inversions (moving, and held at
+frame 0): the motion this G can draw along a W path, roughly the best stage 3 can reach. ``--photos N`` draws the videos from the first N face photos only (fewer identities: stage 1
 gets usable in fewer steps). Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the demo config
 (``--demo-stage3``: without them).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_learning_check.py \
         [--stage1-steps 300] [--stage2-steps 400] [--stage3-steps 150] [--fvd-videos 48] [--photos N] [--set ...]
         [--workdir DIR [--stage1-run RUN] [--stage2-run RUN]] [--recheck RESULT.json]
+
+The recipe that passes every criterion (docs/bench_train.md, about 2 h 10 min on two cores): a
+3000-step stage 1 (``--workdir W1 --photos 4 --stage1-steps 3000 --set stage1.use_noise=false``),
+then 3000 more stage-1 steps with path-length regularisation and stage 3 with a slower temporal
+embedding (``--workdir W2 --photos 4 --stage1-steps 3000 --stage3-steps 1200 --set stage1.use_noise=false
+--set stage1.init_from=W1/runs/00000-stage1-stage1/checkpoints/ckpt-00003000.safetensors
+--set stage1.pl_weight=2.0 --set stage3.temporal.min_period=16.0 --set stage3.temporal.max_period=64.0
+--set stage3.lambda_adv=1.0 --set stage3.g_lr=0.001``).
 """
 
 from __future__ import annotations
