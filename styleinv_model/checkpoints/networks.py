@@ -12,15 +12,10 @@ from styleinv_model.checkpoints.safetensors_io import Checkpoint, load_checkpoin
 from styleinv_model.styleinv.encoder import EncoderConfig, InversionEncoder
 from styleinv_model.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
-
-def _encoder(values: dict[str, Any]) -> InversionEncoder:
-    return InversionEncoder(EncoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}))
-
-
 _BUILDERS = {
     "Generator": lambda values: Generator(GeneratorConfig.from_dict(values)),
     "Discriminator": lambda values: Discriminator(DiscriminatorConfig.from_dict(values)),
-    "InversionEncoder": _encoder,
+    "InversionEncoder": lambda values: InversionEncoder(EncoderConfig.from_dict(values)),
 }
 
 

@@ -50,6 +50,11 @@ class EncoderConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def from_dict(cls, values: dict) -> "EncoderConfig":
+        """Inverse of :meth:`to_dict` (JSON turns the tuples into lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    @classmethod
     def ir_se(cls, num_layers: int = 50, **overrides: object) -> "EncoderConfig":
         if num_layers not in IR_SE_UNITS:
             raise ValueError(f"IR-SE depth must be one of {sorted(IR_SE_UNITS)}, got {num_layers}")
