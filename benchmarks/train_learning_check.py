@@ -17,8 +17,9 @@ biased upwards in absolute value (400-d logits, few samples); only the before/af
 matters. References put it in scale: the stage-1 generator's G(w0) as a still video, still real
 videos (a real frame repeated: a perfect generator without motion), a second draw of real training
 clips, and the real clips re-rendered by G from per-frame stage-2 inversions (moving, and held at
-frame 0): the motion this G can draw along a W path, roughly the best stage 3 can reach. ``--photos N`` draws the videos from the first N face photos only (fewer identities: stage 1
-gets usable in fewer steps). Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the demo config
+frame 0): the motion this G can draw along a W path, roughly the best stage 3 can reach.
+``--photos N`` draws the videos from the first N face photos only (fewer identities: stage 1 gets
+usable in fewer steps). Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the demo config
 (``--demo-stage3``: without them).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_learning_check.py \
@@ -259,23 +260,23 @@ class FVD:
             clips.append(np.stack([read[i] for i in indices]))
         return clips
 
-    def real_still(self, manifest: Path, seed: int = 1) -> float:
-        """FVD16 of still real videos (the first frame of each of :meth:`real_clips`, repeated 16
-        times) against the real side: what a perfect image generator with no motion scores, i.e. how
-        much of the gap to `real_vs_real` is motion."""
+    def real_still(self, clips: list) -> float:
+        """FVD16 of still real videos (the first frame of each of `clips`, from :meth:`real_clips`,
+        repeated) against the real side: what a perfect image generator with no motion scores, i.e.
+        how much of the gap to `real_vs_real` is motion."""
         import numpy as np
 
-        return self.of_videos([np.ascontiguousarray(np.broadcast_to(c[0], c.shape)) for c in self.real_clips(manifest, seed)])
+        return self.of_videos([np.ascontiguousarray(np.broadcast_to(c[0], c.shape)) for c in clips])
 
-    def real_w_path(self, manifest: Path, generator: Path, encoder: Path, seed: int = 1) -> tuple[float, float]:
-        """(FVD16 of :meth:`real_clips` re-rendered through the stage-1 G from per-frame stage-2
-        inversions, the same with frame 0's inversion held): the motion this G draws along a W path,
-        i.e. roughly the best stage 3 (which moves w0 in W over the frozen G) can do."""
+    def real_w_path(self, clips: list, generator: Path, encoder: Path) -> tuple[float, float]:
+        """(FVD16 of `clips` (from :meth:`real_clips`) re-rendered through the stage-1 G from
+        per-frame stage-2 inversions, the same with frame 0's inversion held): the motion this G
+        draws along a W path, i.e. roughly the best stage 3 (which moves w0 in W over the frozen G)
+        can do."""
         from styleinv_model.checkpoints.networks import load_inversion_encoder
         from styleinv_model.train.pretrained import load_frozen_generator
 
-        G = load_frozen_generator(generator)
-        moving, held = w_path_videos(self.real_clips(manifest, seed), G, load_inversion_encoder(encoder))
+        moving, held = w_path_videos(clips, load_frozen_generator(generator), load_inversion_encoder(encoder))
         return self.of_videos(moving), self.of_videos(held)
 
 
@@ -511,8 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         fvd_init, sec_init = fvd.of_model(init_model, args.fvd_seed)
         fvd_static = fvd.of_videos(static_videos(init_model, args.fvd_videos, 16, args.fvd_seed))
         fvd_real = fvd.real_vs_real(manifest)
-        fvd_real_still = fvd.real_still(manifest)
-        fvd_w_path, fvd_w_held = fvd.real_w_path(manifest, r1.last_checkpoint, r2.last_checkpoint)
+        real_clips = fvd.real_clips(manifest)  # read once for both references
+        fvd_real_still = fvd.real_still(real_clips)
+        fvd_w_path, fvd_w_held = fvd.real_w_path(real_clips, r1.last_checkpoint, r2.last_checkpoint)
         print(f"FVD16 references: stage-1 G(w0) static {fvd_static:.1f}, real still {fvd_real_still:.1f}, "
               f"real vs real {fvd_real:.1f}; real clips through G's W (stage-2 inversions) {fvd_w_path:.1f}, "
               f"held at frame 0 {fvd_w_held:.1f}", flush=True)

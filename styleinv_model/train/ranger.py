@@ -84,7 +84,7 @@ class Ranger(torch.optim.Optimizer):
                 exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
                 exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
                 size, adaptive = self.step_size(state["step"], group["lr"], group["betas"], group["rectify_threshold"])
-                fast = p.detach().float()
+                fast = p.detach().float()  # p itself for float32 parameters, a float32 copy otherwise
                 if adaptive:
                     fast.addcdiv_(exp_avg, exp_avg_sq.sqrt().add_(group["eps"]), value=-size)
                 else:
@@ -93,5 +93,6 @@ class Ranger(torch.optim.Optimizer):
                     slow = state["slow"]
                     slow.add_(fast - slow, alpha=group["alpha"])
                     fast.copy_(slow)
-                p.copy_(fast)
+                if fast.data_ptr() != p.data_ptr():
+                    p.copy_(fast)
         return loss

@@ -153,3 +153,18 @@ def test_stage2_config_picks_the_optimiser() -> None:
     assert type(opt) is torch.optim.Adam and opt.defaults["betas"] == (0.5, 0.9)
     with pytest.raises(ConfigError, match="optimizer must be 'ranger' or 'adam'"):
         load_stage_config("stage2", "faceforensics", ["stage2.optimizer=sgd"])
+
+
+def test_non_float32_parameters_are_updated_through_a_float32_copy() -> None:
+    grads = [torch.tensor([0.5, -1.0]), torch.tensor([0.2, 0.3])]
+    results = []
+    for dtype in (torch.float32, torch.float64):
+        p = torch.nn.Parameter(torch.tensor([1.0, 2.0], dtype=dtype))
+        opt = Ranger([p], lr=0.1, k=100)
+        for g in grads:
+            p.grad = g.to(dtype)
+            opt.step()
+        assert p.dtype == dtype
+        results.append(p.detach().float())
+    assert not torch.equal(results[0], torch.tensor([1.0, 2.0]))  # it moved
+    torch.testing.assert_close(results[1], results[0])
