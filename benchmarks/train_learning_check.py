@@ -26,7 +26,7 @@ usable in fewer steps). Stage 3 trains with STAGE3_CHECK_OVERRIDES on top of the
         [--stage1-steps 300] [--stage2-steps 400] [--stage3-steps 150] [--fvd-videos 48] [--photos N] [--set ...]
         [--workdir DIR [--stage1-run RUN] [--stage2-run RUN]] [--recheck RESULT.json]
 
-The recipe that passes every criterion (docs/bench_train.md, about 2 h 10 min on two cores): a
+The recipe that passes every criterion (docs/bench_train.md, about 2 h 5 min on two cores: 2598 s + 4869 s): a
 3000-step stage 1 (``--workdir W1 --photos 4 --stage1-steps 3000 --set stage1.use_noise=false``),
 then 3000 more stage-1 steps with path-length regularisation and stage 3 with a slower temporal
 embedding (``--workdir W2 --photos 4 --stage1-steps 3000 --stage3-steps 1200 --set stage1.use_noise=false
