@@ -40,3 +40,30 @@ def astronaut_rgb():
     """skimage's real face photo `astronaut` (512x512 RGB uint8)."""
     skimage_data = pytest.importorskip("skimage.data")
     return skimage_data.astronaut()
+
+
+FLOAT32_EPS = 2.0 ** -23  # torch.finfo(torch.float32).eps
+
+
+def _assert_float32_close(actual, expected, ulps: float, what: str = "values") -> float:
+    """Assert max|actual - expected| <= ulps * eps32 * max|expected| and return that difference.
+
+    For results that are mathematically equal but computed by kernels of different shapes (batch
+    sizes, thread counts, CPU instruction sets): float32 rounding then differs by a few units of
+    the values' scale, so the bound is `ulps` float32 epsilons of the largest magnitude."""
+    import torch
+
+    actual = torch.as_tensor(actual).double()
+    expected = torch.as_tensor(expected).double()
+    assert actual.shape == expected.shape, f"{what}: shapes {tuple(actual.shape)} vs {tuple(expected.shape)}"
+    scale = float(expected.abs().max()) if expected.numel() else 0.0
+    bound = ulps * FLOAT32_EPS * max(scale, FLOAT32_EPS)
+    diff = float((actual - expected).abs().max()) if expected.numel() else 0.0
+    assert diff <= bound, f"{what}: max|diff| {diff:.3g} > {ulps} float32 eps x scale {scale:.3g} = {bound:.3g}"
+    return diff
+
+
+@pytest.fixture(scope="session")
+def assert_float32_close():
+    """assert_float32_close(actual, expected, ulps, what): see `_assert_float32_close`."""
+    return _assert_float32_close

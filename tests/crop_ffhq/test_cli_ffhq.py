@@ -94,7 +94,11 @@ def test_missing_optional_weights_fail_the_video_with_the_file_named(dataset, tm
     status = json.loads((tmp_path / "out" / "_meta" / "face.status.json").read_text())
     assert status["state"] == "failed"
     assert "missing_fan.pth" in status["reason"] and "2DFAN4" in status["reason"]
-    assert result.exit_code != 0 or "failed" in result.output
+    # the summary counts the failure and the exit code says a video failed (documented: 1)
+    assert result.exit_code == 1, result.output
+    assert "0 done, 0 skipped, 2 failed" in result.output
+    failures = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert len(failures) == 2 and all("missing_fan.pth" in line for line in failures), result.output
 
 
 def test_bad_option_values_are_one_line_errors():

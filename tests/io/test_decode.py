@@ -69,12 +69,11 @@ def test_truncated_faststart_mp4_decodes_fewer_frames(tmp_path, make_frames):
     bad = tmp_path / "fast_truncated.mp4"
     bad.write_bytes(data[: int(len(data) * 0.6)])
     assert probe_source(bad).num_frames == 40
-    try:
-        n = sum(1 for _ in iter_video_frames(bad))
-    except DecodeError as e:
-        assert "fast_truncated.mp4" in str(e)
-    else:
-        assert n < 40
+    # The decoder yields the frames the data holds and stops without an error (the crop's renderer
+    # compares the count with the plan and fails the video, naming it: tests/pipeline).
+    frames = list(iter_video_frames(bad))
+    assert 0 < len(frames) < 40
+    assert all(frame.shape == (48, 64, 3) and frame.dtype == np.uint8 for frame in frames)
 
 
 def test_not_a_video(tmp_path):

@@ -67,3 +67,14 @@ def tiny_config(tmp_path: Path):
     def make(**sections: dict[str, Any]) -> Path:
         return write_tiny_config(tmp_path / "tiny.yaml", **sections)
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_stage1_checkpoint(tiny_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stage-1 checkpoint of the tiny networks (2 steps): the frozen G of stage-3 tests."""
+    from styleinv_model.train.cli import build_config, train
+
+    root = tmp_path_factory.mktemp("tiny_stage1")
+    config = write_tiny_config(root / "tiny.yaml")
+    cfg = build_config("stage1", str(config), (), root / "runs", None, None, 2, None, None, None)
+    return train("stage1", cfg, tiny_faces, None, None, progress=False).last_checkpoint
