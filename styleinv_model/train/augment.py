@@ -448,13 +448,11 @@ class AdaptiveProbability:
 
     def update(self, images_since_update: int) -> float:
         """Apply one ADA adjustment from the accumulated statistics; returns the new p."""
-        stats = torch.tensor([self._sign_sum, float(self._count)], dtype=torch.float64)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(stats)
+        sign_sum, count = self._summed_statistics()
         self._sign_sum, self._count = 0.0, 0
-        if stats[1] == 0:
+        if count == 0:
             return float(self.p)
-        rt = float(stats[0] / stats[1])
+        rt = sign_sum / count
         self.last_rt = rt
         direction = math.copysign(1.0, rt - self.config.target) if rt != self.config.target else 0.0
         delta = direction * images_since_update / (self.config.speed_kimg * 1000.0)
@@ -462,13 +460,32 @@ class AdaptiveProbability:
             self.p.copy_((self.p + delta).clamp(0.0, 1.0))
         return float(self.p)
 
+    def _summed_statistics(self) -> tuple[float, float]:
+        """(sum of signs, count) since the last update, summed over ranks under torch.distributed
+        (on p's device, which NCCL needs; float64 holds these integer sums exactly)."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return self._sign_sum, float(self._count)
+        stats = torch.tensor([self._sign_sum, float(self._count)], dtype=torch.float64, device=self.p.device)
+        torch.distributed.all_reduce(stats)
+        return float(stats[0]), float(stats[1])
+
     def state_dict(self) -> dict[str, float | int]:
-        return {"sign_sum": self._sign_sum, "count": self._count, "images": self._images,
+        """The controller's state for a checkpoint. Under torch.distributed the sign statistics
+        gathered since the last update are summed over ranks (each rank holds only its own share),
+        so this is a collective call: every rank must make it."""
+        sign_sum, count = self._summed_statistics()
+        return {"sign_sum": sign_sum, "count": int(count), "images": self._images,
                 "steps": self._steps, "p": float(self.p)}
 
     def load_state_dict(self, state: dict[str, float | int]) -> None:
-        self._sign_sum = float(state["sign_sum"])
-        self._count = int(state["count"])
+        """Restore a checkpoint's state. The pending sign statistics are the sum over all ranks of
+        the run that saved them; under torch.distributed rank 0 takes them and the other ranks
+        start from zero, so the next update's all-reduce sees the same sum as an uninterrupted run
+        (with any number of processes)."""
+        keeps_statistics = not (torch.distributed.is_available() and torch.distributed.is_initialized()
+                                and torch.distributed.get_rank() != 0)
+        self._sign_sum = float(state["sign_sum"]) if keeps_statistics else 0.0
+        self._count = int(state["count"]) if keeps_statistics else 0
         self._images = int(state["images"])
         self._steps = int(state["steps"])
         with torch.no_grad():

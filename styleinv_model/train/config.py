@@ -42,6 +42,7 @@ class RunConfig:
 
     seed: int = 0
     outdir: str = "runs"
+    manifest: str | None = None  # the dataset manifest (absolute path; --manifest); unused by finetune
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     log_every: int = 20  # steps between log lines
     checkpoint_every: int = 500  # steps between checkpoints (and at the end)
@@ -184,6 +185,12 @@ class TrainConfig:
     run: RunConfig
     settings: Any  # Stage1Config | Stage2Config | Stage3Config | FinetuneConfig
     source: str = ""  # the file it came from
+    # dotted key -> the --set text that gave it (error messages name the override, not the file)
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def where(self, key: str) -> str:
+        """Where the value of dotted `key` came from: ``--set KEY=VALUE`` or ``FILE: KEY``."""
+        return describe_origin(key, self.source, self.origins)
 
     def to_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "dataset": self.dataset, "source": self.source,
@@ -198,8 +205,31 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """`value` as type `tp` (dataclass, Optional, tuple, dict, scalar), else ConfigError."""
+def describe_origin(key: str, source: str, origins: dict[str, str]) -> str:
+    """``--set TEXT: KEY`` when an override set `key` (or a section above it), else ``SOURCE: KEY``."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        text = origins.get(".".join(parts[:end]))
+        if text is not None:
+            return f"--set {text}: {key}"
+    return f"{source or '<config>'}: {key}"
+
+
+def _float_literal(value: str) -> float | None:
+    """A string that Python reads as a float (``1e30``, ``-2.5E-3``, ``1_000.5``), else None.
+
+    YAML 1.1, which PyYAML follows, reads ``1e30`` (no dot) as a string."""
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def _coerce(value: Any, tp: Any, where: str, describe: Any = None) -> Any:
+    """`value` as type `tp` (dataclass, Optional, tuple, dict, scalar), else ConfigError.
+
+    `where` is the dotted key; `describe(key)` turns a key into the error's location."""
+    describe = describe or (lambda key: key)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -210,57 +240,63 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _coerce(value, option, where)
+                return _coerce(value, option, where, describe)
             except ConfigError as error:
                 errors.append(str(error))
-        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{describe(where)}: bad value {value!r}")
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of {tp.__name__} options, got {value!r}")
-        return build_dataclass(tp, value, where)
+            raise ConfigError(f"{describe(where)}: expected a mapping of {tp.__name__} options, got {value!r}")
+        return build_dataclass(tp, value, where, describe)
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            raise ConfigError(f"{describe(where)}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, f"{where}[{i}]", describe) for i, (v, a) in enumerate(zip(value, args)))
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{describe(where)}: expected a mapping, got {value!r}")
         return dict(value)
     if tp is Any:
         return value
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        raise ConfigError(f"{describe(where)}: expected true or false, got {value!r}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{describe(where)}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _float_literal(value) is not None:
+            value = _float_literal(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{describe(where)}: expected a number, got {value!r}")
         if not math.isfinite(float(value)):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+            raise ConfigError(f"{describe(where)}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{describe(where)}: expected a string, got {value!r}")
         return value
-    raise ConfigError(f"{where}: unsupported option type {_type_name(tp)}")
+    raise ConfigError(f"{describe(where)}: unsupported option type {_type_name(tp)}")
 
 
-def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
-    """An instance of dataclass `cls` from `values`; unknown keys and wrong types are errors."""
+def build_dataclass(cls: type, values: dict[str, Any], where: str, describe: Any = None) -> Any:
+    """An instance of dataclass `cls` from `values`; unknown keys and wrong types are errors.
+
+    `where` is the dotted key of `values` (``stage1``, ``stage1.augment``); `describe(key)` turns a
+    key into the error's location (default: the key itself)."""
+    describe = describe or (lambda key: key)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown}; valid options: {names}")
-    kwargs = {name: _coerce(values[name], hints[name], f"{where}.{name}") for name in names if name in values}
+        raise ConfigError(f"{describe(f'{where}.{unknown[0]}')}: unknown option(s) {unknown}; valid options: {names}")
+    kwargs = {name: _coerce(values[name], hints[name], f"{where}.{name}", describe) for name in names if name in values}
     return cls(**kwargs)
 
 
@@ -268,27 +304,24 @@ def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
 # validation of values (beyond types)
 
 
-def _positive(where: str, **values: float) -> None:
-    for name, value in values.items():
-        if value is None or value <= 0:
-            raise ConfigError(f"{where}.{name} must be > 0, got {value!r}")
-
-
 def validate(config: TrainConfig) -> None:
-    """Range checks that the types cannot express; a one-line ConfigError per problem."""
-    where = f"{config.source or '<config>'}: {config.stage}"
+    """Range checks that the types cannot express; a one-line ConfigError per problem, naming the
+    file and key, or the ``--set`` override, that gave the value."""
     s = config.settings
-    _positive(where, batch_size=s.batch_size, total_kimg=s.total_kimg)
+
+    def at(name: str, section: str = config.stage) -> str:
+        return config.where(f"{section}.{name}")
+
+    for name in ("batch_size", "total_kimg", "lr", "g_lr", "d_lr"):
+        if hasattr(s, name) and (getattr(s, name) is None or getattr(s, name) <= 0):
+            raise ConfigError(f"{at(name)} must be > 0, got {getattr(s, name)!r}")
     if s.max_steps is not None and s.max_steps < 1:
-        raise ConfigError(f"{where}.max_steps must be >= 1 or null, got {s.max_steps}")
-    for name in ("lr", "g_lr", "d_lr"):
-        if hasattr(s, name):
-            _positive(where, **{name: getattr(s, name)})
+        raise ConfigError(f"{at('max_steps')} must be >= 1 or null, got {s.max_steps}")
     if getattr(s, "betas", None) is not None and not all(0.0 <= b < 1.0 for b in s.betas):
-        raise ConfigError(f"{where}.betas must lie in [0, 1), got {list(s.betas)}")
+        raise ConfigError(f"{at('betas')} must lie in [0, 1), got {list(s.betas)}")
     for name in ("r1_interval", "pl_interval"):
         if hasattr(s, name) and getattr(s, name) < 1:
-            raise ConfigError(f"{where}.{name} must be >= 1, got {getattr(s, name)}")
+            raise ConfigError(f"{at(name)} must be >= 1, got {getattr(s, name)}")
     aug = getattr(s, "augment", None)
     if aug is not None:
         from styleinv_model.train.augment import parse_pipeline
@@ -296,40 +329,40 @@ def validate(config: TrainConfig) -> None:
         try:
             parse_pipeline(aug.pipeline)
         except ValueError as error:
-            raise ConfigError(f"{where}.augment.pipeline: {error}") from error
+            raise ConfigError(f"{at('augment.pipeline')}: {error}") from error
         if aug.target is not None and not 0.0 < aug.target < 1.0:
-            raise ConfigError(f"{where}.augment.target must lie in (0, 1) or be null, got {aug.target}")
+            raise ConfigError(f"{at('augment.target')} must lie in (0, 1) or be null, got {aug.target}")
         if not 0.0 <= aug.initial_p <= 1.0:
-            raise ConfigError(f"{where}.augment.initial_p must lie in [0, 1], got {aug.initial_p}")
+            raise ConfigError(f"{at('augment.initial_p')} must lie in [0, 1], got {aug.initial_p}")
     if config.stage in ("stage1",):
         from styleinv_model.stylegan2.config import check_resolution
 
         try:
             check_resolution(s.resolution)
         except ValueError as error:
-            raise ConfigError(f"{where}.resolution: {error}") from error
+            raise ConfigError(f"{at('resolution')}: {error}") from error
         if not 0.0 <= s.style_mixing <= 1.0:
-            raise ConfigError(f"{where}.style_mixing must lie in [0, 1], got {s.style_mixing}")
+            raise ConfigError(f"{at('style_mixing')} must lie in [0, 1], got {s.style_mixing}")
     if config.stage == "stage3":
         if s.preset not in ("faces", "sky_taichi"):
-            raise ConfigError(f"{where}.preset must be 'faces' or 'sky_taichi', got {s.preset!r}")
+            raise ConfigError(f"{at('preset')} must be 'faces' or 'sky_taichi', got {s.preset!r}")
         if s.noise_mode not in ("video", "const", "none"):
-            raise ConfigError(f"{where}.noise_mode must be 'video', 'const' or 'none', got {s.noise_mode!r}")
-        if s.nframes < 3 or s.max_dist < 2:
-            raise ConfigError(f"{where}: nframes must be >= 3 and max_dist >= 2, got {s.nframes}, {s.max_dist}")
+            raise ConfigError(f"{at('noise_mode')} must be 'video', 'const' or 'none', got {s.noise_mode!r}")
+        if s.nframes < 3:
+            raise ConfigError(f"{at('nframes')} must be >= 3, got {s.nframes}")
+        if s.max_dist < 2:
+            raise ConfigError(f"{at('max_dist')} must be >= 2, got {s.max_dist}")
     if config.stage == "stage2" and s.encoder_depth not in (50, 100, 152):
-        raise ConfigError(f"{where}.encoder_depth must be 50, 100 or 152, got {s.encoder_depth}")
+        raise ConfigError(f"{at('encoder_depth')} must be 50, 100 or 152, got {s.encoder_depth}")
     if config.stage == "stage2" and s.optimizer not in ("ranger", "adam"):
-        raise ConfigError(f"{where}.optimizer must be 'ranger' or 'adam', got {s.optimizer!r}")
+        raise ConfigError(f"{at('optimizer')} must be 'ranger' or 'adam', got {s.optimizer!r}")
     r = config.run
-    for name in ("log_every", "checkpoint_every"):
+    for name in ("log_every", "checkpoint_every", "keep_checkpoints"):
         if getattr(r, name) < 1:
-            raise ConfigError(f"{config.source}: run.{name} must be >= 1, got {getattr(r, name)}")
+            raise ConfigError(f"{at(name, 'run')} must be >= 1, got {getattr(r, name)}")
     for name in ("snapshot_every", "metrics_every"):
         if getattr(r, name) < 0:
-            raise ConfigError(f"{config.source}: run.{name} must be >= 0, got {getattr(r, name)}")
-    if r.keep_checkpoints < 1:
-        raise ConfigError(f"{config.source}: run.keep_checkpoints must be >= 1, got {r.keep_checkpoints}")
+            raise ConfigError(f"{at(name, 'run')} must be >= 0, got {getattr(r, name)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,27 +427,45 @@ def load_stage_config(stage: str, config: str | Path, overrides: list[str] | Non
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}: use one of {', '.join(STAGES)}")
     path = resolve_config_path(config)
-    data = apply_overrides(read_config_file(path), overrides or [])
-    return config_from_dict(stage, data, str(path))
+    return config_from_dict(stage, read_config_file(path), str(path), overrides)
 
 
-def config_from_dict(stage: str, data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+def override_origins(overrides: list[str]) -> dict[str, str]:
+    """Dotted key -> the ``--set`` text that set it (the last one wins, as in apply_overrides)."""
+    return {".".join(parse_override(text)[0]): text for text in overrides}
+
+
+def config_from_dict(stage: str, data: dict[str, Any], source: str = "<dict>",
+                     overrides: list[str] | None = None) -> TrainConfig:
+    """The validated config of `stage` from plain data plus ``--set`` overrides (errors in a value
+    that an override gave name the override)."""
+    overrides = list(overrides or [])
+    data = apply_overrides(data, overrides)
+    origins = override_origins(overrides)
+
+    def describe(key: str) -> str:
+        return describe_origin(key, source, origins)
+
     known = {"dataset", "run", *STAGES}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid sections: {sorted(known)}")
-    run = build_dataclass(RunConfig, data.get("run") or {}, f"{source}: run")
-    settings = build_dataclass(STAGE_CLASSES[stage], data.get(stage) or {}, f"{source}: {stage}")
+        raise ConfigError(f"{describe(unknown[0])}: unknown section(s) {unknown}; valid sections: {sorted(known)}")
+    run = build_dataclass(RunConfig, data.get("run") or {}, "run", describe)
+    settings = build_dataclass(STAGE_CLASSES[stage], data.get(stage) or {}, stage, describe)
     dataset = data.get("dataset", "custom")
     if not isinstance(dataset, str):
-        raise ConfigError(f"{source}: dataset must be a name, got {dataset!r}")
-    result = TrainConfig(stage=stage, dataset=dataset, run=run, settings=settings, source=source)
+        raise ConfigError(f"{describe('dataset')}: dataset must be a name, got {dataset!r}")
+    result = TrainConfig(stage=stage, dataset=dataset, run=run, settings=settings, source=source, origins=origins)
     validate(result)
     return result
 
 
-def config_from_resolved(data: dict[str, Any]) -> TrainConfig:
-    """Rebuild a TrainConfig from :meth:`TrainConfig.to_dict` (a run's config.yaml, a checkpoint)."""
+def resolved_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The sections of :meth:`TrainConfig.to_dict` output that :func:`config_from_dict` reads."""
     stage = data["stage"]
-    return config_from_dict(stage, {"dataset": data.get("dataset", "custom"), "run": data.get("run", {}),
-                                    stage: data.get(stage, {})}, data.get("source", "<resolved>"))
+    return {"dataset": data.get("dataset", "custom"), "run": data.get("run", {}), stage: data.get(stage, {})}
+
+
+def config_from_resolved(data: dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
+    """Rebuild a TrainConfig from :meth:`TrainConfig.to_dict` (a run's config.yaml, a checkpoint)."""
+    return config_from_dict(data["stage"], resolved_data(data), data.get("source", "<resolved>"), overrides)

@@ -20,9 +20,9 @@ from torch import nn
 from styleinv_model.train.config import TrainConfig
 from styleinv_model.train.distributed import DistInfo, all_true
 from styleinv_model.train.logger import ScalarAccumulator, TrainLogger
+from styleinv_model.train.resume import resume_target
 from styleinv_model.train.run_dir import create_run_dir, write_resolved_config
-from styleinv_model.train.state import (TrainingState, latest_checkpoint, load_training_checkpoint,
-                                        save_training_checkpoint)
+from styleinv_model.train.state import TrainingState, load_training_checkpoint, save_training_checkpoint
 
 
 class NonFiniteLoss(RuntimeError):
@@ -73,7 +73,8 @@ class Stage:
         raise NotImplementedError
 
     def loop_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """JSON-able counters and extra tensors a resume needs besides the networks."""
+        """JSON-able counters and extra tensors a resume needs besides the networks, for the whole
+        run: called on every rank (collectives allowed), saved by rank 0."""
         return {}, {}
 
     def load_loop_state(self, loop: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
@@ -113,18 +114,6 @@ class RunResult:
     final_losses: dict[str, float]
 
 
-def _resume_target(resume: Path | None) -> tuple[Path | None, Path | None]:
-    """(run folder, checkpoint) of a --resume argument (a run folder or a checkpoint file)."""
-    if resume is None:
-        return None, None
-    resume = Path(resume)
-    if resume.is_dir():
-        return resume, latest_checkpoint(resume)
-    if resume.is_file():
-        return resume.parent.parent, resume
-    raise FileNotFoundError(f"--resume {resume}: no such run folder or checkpoint file")
-
-
 def _new_run_dir(config: TrainConfig, run_name: str | None, info: DistInfo) -> Path:
     """Rank 0 creates the run folder and writes the resolved config; the others learn it by broadcast."""
     name = run_name or config.dataset
@@ -149,7 +138,7 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
         torch.use_deterministic_algorithms(True)
     if config.run.cpu_threads is not None and stage.device.type == "cpu":
         torch.set_num_threads(config.run.cpu_threads)
-    run_dir, resume_from = _resume_target(resume)
+    run_dir, resume_from = resume_target(resume)
     torch.manual_seed(config.run.seed)  # identical initial weights on every rank
     stage.build()  # before the run folder exists: a bad input leaves nothing behind
     if run_dir is None:
@@ -162,6 +151,8 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
         state = loaded.state
         stage.load_loop_state(state.loop, extra)
         last_checkpoint = resume_from
+        if info.is_main:  # the run's config from now on (a resume may have changed a safe setting)
+            write_resolved_config(run_dir, config.to_dict())
     total = stage.total_steps()
     logger = TrainLogger(run_dir, enabled=info.is_main, tensorboard=config.run.tensorboard)
     accumulator = ScalarAccumulator()
@@ -175,9 +166,9 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
     final: dict[str, float] = {}
 
     def checkpoint() -> Path | None:
+        loop, tensors = stage.loop_state()  # on every rank: it may reduce per-rank counters
         if not info.is_main:
             return None
-        loop, tensors = stage.loop_state()
         state.loop = loop
         return save_training_checkpoint(run_dir, state, stage.modules(), stage.optimizers(), config.to_dict(),
                                         tensors, keep=config.run.keep_checkpoints)

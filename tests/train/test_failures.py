@@ -45,8 +45,7 @@ def test_sigkill_during_checkpoint_write_resumes_from_previous(tiny_faces: Path,
     assert json.loads((folder / "latest.json").read_text())["step"] == 2
     assert (folder / "ckpt-00000004.safetensors").is_file()  # complete, but not yet the resume point
 
-    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--max-steps", "6",
-                       "--resume", str(run_dir))
+    code, output = cli("stage1", "--resume", str(run_dir))  # the run's config: manifest, 6 steps, 1 thread
     assert code == 0, output
     assert "(2 -> 6)" in output  # resumed from the previous checkpoint, redid steps 3..6
 
@@ -84,26 +83,44 @@ def test_corrupt_and_mismatched_checkpoints(tiny_faces: Path, tiny_config, tmp_p
     result = train("stage1", build_config("stage1", str(config), (), tmp_path, None, None, 2, None, None, None),
                    tiny_faces, None, None, progress=False)
     ckpt = result.last_checkpoint
-    # another stage
-    code, output = cli("stage2", "--config", str(config), "--manifest", str(tiny_faces), "--generator", str(ckpt),
-                       "--resume", str(ckpt))
-    assert code == 1 and "was written by stage1" in output
-    # other networks
-    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--resume", str(ckpt),
-                       "--set", "stage1.generator.channel_max=8")
+    # another stage: refused from the run's config before anything is built ...
+    code, output = cli("stage2", "--generator", str(ckpt), "--resume", str(ckpt))
+    assert code == 2 and "was trained by stage1, not stage2" in output
+    # ... and by the checkpoint itself when a caller hands train() another stage's config
+    from styleinv_model.train.state import load_training_checkpoint
+
+    with pytest.raises(ValueError, match="was written by stage1"):
+        load_training_checkpoint(ckpt, {}, {}, "stage2")
+    # other networks: an override is refused with the key named ...
+    code, output = cli("stage1", "--resume", str(ckpt), "--set", "stage1.generator.channel_max=8")
+    assert code == 2 and "--set stage1.generator.channel_max=8: stage1.generator.channel_max changes" in output
+    # ... and a hand-edited config.yaml that no longer fits the checkpoint's networks is caught on loading
+    run_config = result.run_dir / "config.yaml"
+    original = run_config.read_text()
+    run_config.write_text(original.replace("channel_max: 16", "channel_max: 8", 1))
+    code, output = cli("stage1", "--resume", str(ckpt))
     assert code == 1 and "another configuration" in output
+    run_config.write_text(original)
     # truncated file
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])
-    code, output = cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--resume", str(ckpt))
+    code, output = cli("stage1", "--resume", str(ckpt))
     assert code == 1 and str(ckpt) in output and "not a readable safetensors file" in output
     assert len(output.strip().splitlines()) == 1
 
 
 def test_bad_config_and_inputs(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
     config = tiny_config()
+    # a bad value names where it came from: the --set override, or the file and key
     code, output = cli("stage1", "--config", str(config), "--set", "stage1.batch_size=0")
-    assert code == 2 and "stage1.batch_size must be > 0" in output and str(config) in output
+    assert code == 2 and "--set stage1.batch_size=0: stage1.batch_size must be > 0" in output
+    assert str(config) not in output
+    bad = tmp_path / "bad_batch.yaml"
+    bad.write_text(config.read_text().replace("batch_size: 4", "batch_size: 0", 1))  # stage1's comes first
+    code, output = cli("stage1", "--config", str(bad))
+    assert code == 2 and f"{bad}: stage1.batch_size must be > 0" in output
+    code, output = cli("stage1", "--config", str(config), "--set", "stage1.g_lr=fast")
+    assert code == 2 and "--set stage1.g_lr=fast: stage1.g_lr: expected a number, got 'fast'" in output
     code, output = cli("stage1", "--config", str(config), "--set", "stage1.bogus=1")
     assert code == 2 and "unknown option(s) ['bogus']" in output
     code, output = cli("stage3", "--config", str(config), "--set", "stage3.noise_mode=random")

@@ -109,7 +109,7 @@ def test_stage3_discriminator_sees_g_of_w0_as_the_first_frame(tiny_config, tiny_
         g_of_w0 = G.synthesis(latents[0][:, None].repeat(1, G.num_ws, 1), noise_mode="const")
     assert_float32_close(video[:, 0], g_of_w0, ulps=16, what="D's first frame vs G(w0)")
     # G(w0 + delta w_0) is another image here (the encoder is random), so showing it would fail above
-    assert float((frames["frame0"] - g_of_w0).abs().max()) > 1e-3
+    assert float((frames["frame0"].detach() - g_of_w0).abs().max()) > 1e-3
     # the other frames D sees are the generated ones
     assert torch.equal(video[:, 1:], frames["video"][:, 1:])
 
