@@ -100,9 +100,9 @@ def check_resume_config(run_config: TrainConfig, config: TrainConfig) -> list[st
     notes = []
     for key, old, new in config_changes(run_config, config):
         if not safe_key(config.stage, key):
-            raise ConfigError(f"{config.where(key)} changes {key} of the run being resumed ({old!r} -> {new!r}); "
-                              "a resume continues the run as it was configured: drop the override, or start a "
-                              "new run with it")
+            raise ConfigError(f"{config.where(key)}: a resume cannot change this setting of the run ({old!r} -> "
+                              f"{new!r}); it continues the run as it was configured: drop the override, or start "
+                              "a new run with it")
         rounding = " (float rounding may then differ from an uninterrupted run)" if key in ROUNDING_KEYS else ""
         notes.append(f"resume: {key} {old!r} -> {new!r}{rounding}")
     return notes

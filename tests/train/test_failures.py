@@ -93,7 +93,7 @@ def test_corrupt_and_mismatched_checkpoints(tiny_faces: Path, tiny_config, tmp_p
         load_training_checkpoint(ckpt, {}, {}, "stage2")
     # other networks: an override is refused with the key named ...
     code, output = cli("stage1", "--resume", str(ckpt), "--set", "stage1.generator.channel_max=8")
-    assert code == 2 and "--set stage1.generator.channel_max=8: stage1.generator.channel_max changes" in output
+    assert code == 2 and "--set stage1.generator.channel_max=8: stage1.generator.channel_max: a resume cannot" in output
     # ... and a hand-edited config.yaml that no longer fits the checkpoint's networks is caught on loading
     run_config = result.run_dir / "config.yaml"
     original = run_config.read_text()

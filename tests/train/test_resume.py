@@ -70,3 +70,103 @@ def test_stage2_stage3_finetune_resume_is_bitwise(tiny_faces: Path, tiny_config,
     half_f = run("finetune", config, None, tmp_path / "bf", 2, generator=g, images=images)
     resumed_f = run("finetune", config, None, tmp_path / "bf", 4, resume=half_f.run_dir, generator=g, images=images)
     assert_same_checkpoint(whole_f.last_checkpoint, resumed_f.last_checkpoint)
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from styleinv_model.train.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_resume_restores_the_runs_settings_after_a_kill(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    """Started with --set values the config file does not hold, killed after checkpoint 2 and resumed
+    with `--resume RUN` alone (the README's line): the checkpoint interval, the thread count and the
+    manifest come from the run folder, and step 6 equals the uninterrupted run bitwise."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tiny_config(run={"checkpoint_every": 5, "cpu_threads": None})
+    flags = ["--set", "run.checkpoint_every=2", "--set", "run.cpu_threads=1", "--max-steps", "6", "--quiet"]
+    marker = tmp_path / "paused"
+    env = {**os.environ, "STYLEINV_TEST_PAUSE_AT_STEP": "4", "STYLEINV_TEST_PAUSE_SECONDS": "120",
+           "STYLEINV_TEST_PAUSE_FILE": str(marker)}
+    env.pop("OMP_NUM_THREADS", None)  # the thread count must come from the run's config, not the environment
+    command = [sys.executable, "-m", "styleinv_model.train.cli", "stage1", "--config", str(config),
+               "--manifest", str(tiny_faces), "--outdir", str(tmp_path / "runs"), *flags]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.time() < deadline, "the run never reached the step-4 checkpoint"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    folder = run_dir / "checkpoints"
+    assert json.loads((folder / "latest.json").read_text())["step"] == 2
+    (folder / "ckpt-00000004.safetensors").unlink()  # as if killed before the step-4 file was written
+    (folder / "ckpt-00000004.json").unlink(missing_ok=True)
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # not the run's setting: the resume must set 1 itself
+        code, output = _cli("stage1", "--resume", str(run_dir))
+        resumed_threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, output
+    assert "(2 -> 6)" in output and "resume:" not in output  # nothing changed, nothing to report
+    assert resumed_threads == 1
+    assert sorted(p.name for p in folder.glob("ckpt-*.safetensors")) == [
+        "ckpt-00000002.safetensors", "ckpt-00000004.safetensors", "ckpt-00000006.safetensors"]
+
+    reference = tmp_path / "reference"
+    code, output = _cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--outdir", str(reference),
+                        *flags)
+    assert code == 0, output
+    uninterrupted = next(p for p in reference.iterdir() if p.is_dir()) / "checkpoints"
+    assert_same_checkpoint(uninterrupted / "ckpt-00000006.safetensors", folder / "ckpt-00000006.safetensors")
+    assert_same_checkpoint(uninterrupted / "ckpt-00000004.safetensors", folder / "ckpt-00000004.safetensors")
+
+
+def test_resume_applies_safe_overrides_and_refuses_the_others(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+    import yaml
+
+    config = tiny_config()
+    code, output = _cli("stage1", "--config", str(config), "--manifest", str(tiny_faces), "--outdir", str(tmp_path),
+                        "--max-steps", "2", "--quiet")
+    assert code == 0, output
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    saved = (run_dir / "config.yaml").read_text()
+    assert yaml.safe_load(saved)["run"]["manifest"] == str(tiny_faces.resolve())
+
+    # a setting that changes what the run computes: refused before anything runs, naming the key
+    code, output = _cli("stage1", "--resume", str(run_dir), "--max-steps", "4", "--set", "stage1.g_lr=1e30")
+    assert code == 2
+    assert "--set stage1.g_lr=1e30: stage1.g_lr: a resume cannot change this setting of the run (0.0025 -> 1e+30)" in output
+    assert len(output.strip().splitlines()) == 1
+    code, output = _cli("stage1", "--resume", str(run_dir), "--seed", "9")
+    assert code == 2 and "--set run.seed=9: run.seed: a resume cannot change" in output
+    code, output = _cli("stage1", "--resume", str(run_dir), "--config", "demo")
+    assert code == 2 and "--config is not used with --resume" in output
+    assert (run_dir / "config.yaml").read_text() == saved
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("ckpt-*.safetensors")) == ["ckpt-00000002.safetensors"]
+
+    # safe ones (how long, how often) are applied, printed and kept in the run's config
+    code, output = _cli("stage1", "--resume", str(run_dir), "--max-steps", "4", "--set", "run.log_every=3")
+    assert code == 0, output
+    assert "resume: stage1.max_steps 2 -> 4" in output and "resume: run.log_every 1 -> 3" in output
+    assert "(2 -> 4)" in output
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert stored["stage1"]["max_steps"] == 4 and stored["run"]["log_every"] == 3
+    # a programmatic caller handing train() another run's settings is refused the same way
+    other = build_config("stage1", str(config), ("stage1.r1_gamma=5",), tmp_path, None, None, 6, None, None, None)
+    with pytest.raises(ValueError, match="stage1.r1_gamma: a resume cannot change"):
+        train("stage1", other, tiny_faces, run_dir, None, progress=False)
