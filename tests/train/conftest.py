@@ -78,3 +78,27 @@ def tiny_stage1_checkpoint(tiny_faces: Path, tmp_path_factory: pytest.TempPathFa
     config = write_tiny_config(root / "tiny.yaml")
     cfg = build_config("stage1", str(config), (), root / "runs", None, None, 2, None, None, None)
     return train("stage1", cfg, tiny_faces, None, None, progress=False).last_checkpoint
+
+
+def _assert_same_checkpoint(a: Path, b: Path) -> None:
+    """Two training checkpoints hold bitwise-equal networks and optimiser tensors, and the same progress."""
+    import torch
+
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+
+    ca, cb = load_checkpoint(a), load_checkpoint(b)
+    assert set(ca.state_dicts) == set(cb.state_dicts)
+    for name in ca.state_dicts:
+        for key, value in ca.state_dicts[name].items():
+            assert torch.equal(value, cb.state_dicts[name][key]), f"{name}.{key} differs after resume"
+    opt_keys = [k for k in ca.extra_tensors if k.startswith("opt.")]
+    assert opt_keys, "the checkpoint holds no optimiser state"
+    for key in opt_keys:
+        assert torch.equal(ca.extra_tensors[key], cb.extra_tensors[key]), f"optimiser tensor {key} differs"
+    assert ca.config["progress"] == cb.config["progress"]
+
+
+@pytest.fixture(scope="session")
+def assert_same_checkpoint():
+    """assert_same_checkpoint(a, b): see `_assert_same_checkpoint`."""
+    return _assert_same_checkpoint

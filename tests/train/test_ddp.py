@@ -155,3 +155,44 @@ def test_rank_batches_are_rows_of_the_global_batch(tiny_faces: Path) -> None:
     # a resumed rank skips exactly its finished steps
     resumed = next(_stream(tiny_faces, GLOBAL_BATCH, WORLD, 1).batches(start_step=3))
     assert torch.equal(resumed, single[3][1::2])
+
+
+def _torchrun(args: list[str], processes: int = WORLD) -> str:
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] if processes > 1 else []
+    cmd = [sys.executable, *launcher, "-m", "styleinv_model.train.cli", "stage1", *args, "--quiet"]
+    result = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}"
+    return result.stderr
+
+
+def _only_run(outdir: Path) -> Path:
+    runs = [p for p in outdir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, [p.name for p in runs]
+    return runs[0]
+
+
+def test_two_process_resume_is_bitwise_and_keeps_the_global_ada_statistics(tiny_config: Any, tiny_faces: Path,
+                                                                           tmp_path: Path, assert_same_checkpoint) -> None:
+    """2 processes, 3 steps in one go == 2 steps, a stop, and a 2-process resume to step 3 (every
+    tensor, optimiser state and the loop state included). ADA updates every 4 steps here, so both
+    checkpoints hold pending sign statistics: they must be the whole global batch's (as one process
+    has them), not rank 0's share, and after the resume they must not be counted twice (which the
+    adaptive p cannot show: doubling both sums keeps their ratio)."""
+    ada = {**ADA_ON, "interval": 4}
+    config = tiny_config(stage1={**FULL_STAGE1, "augment": ada}, run={"checkpoint_every": 2})
+    common = ["--config", str(config), "--manifest", str(tiny_faces)]
+    _torchrun([*common, "--outdir", str(tmp_path / "whole"), "--max-steps", "3"])
+    _torchrun([*common, "--outdir", str(tmp_path / "split"), "--max-steps", "2"])
+    split = _only_run(tmp_path / "split")
+    _torchrun(["--resume", str(split), "--max-steps", "3"])
+    _torchrun([*common, "--outdir", str(tmp_path / "single"), "--max-steps", "2"], processes=1)
+
+    whole = _only_run(tmp_path / "whole") / "checkpoints"
+    assert_same_checkpoint(whole / "ckpt-00000003.safetensors", split / "checkpoints" / "ckpt-00000003.safetensors")
+    ada_at_3 = load_checkpoint(whole / "ckpt-00000003.safetensors").config["progress"]["loop"]["ada"]
+    assert ada_at_3["count"] == 3 * GLOBAL_BATCH  # (assert_same_checkpoint compared the resumed run's too)
+    ada_of = {name: load_checkpoint(folder / "ckpt-00000002.safetensors").config["progress"]["loop"]["ada"]
+              for name, folder in (("ddp", split / "checkpoints"), ("single", _only_run(tmp_path / "single") / "checkpoints"))}
+    # 2 steps x global batch 4 real logits since the last update, summed over both ranks
+    assert ada_of["ddp"]["count"] == ada_of["single"]["count"] == 2 * GLOBAL_BATCH
+    assert ada_of["ddp"]["sign_sum"] == ada_of["single"]["sign_sum"]

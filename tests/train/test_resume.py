@@ -18,20 +18,7 @@ def run(stage: str, config: Path, manifest: Path | None, outdir: Path, steps: in
     return train(stage, cfg, manifest, resume, None, progress=False)
 
 
-def assert_same_checkpoint(a: Path, b: Path) -> None:
-    ca, cb = load_checkpoint(a), load_checkpoint(b)
-    assert set(ca.state_dicts) == set(cb.state_dicts)
-    for name in ca.state_dicts:
-        for key, value in ca.state_dicts[name].items():
-            assert torch.equal(value, cb.state_dicts[name][key]), f"{name}.{key} differs after resume"
-    opt_keys = [k for k in ca.extra_tensors if k.startswith("opt.")]
-    assert opt_keys, "the checkpoint holds no optimiser state"
-    for key in opt_keys:
-        assert torch.equal(ca.extra_tensors[key], cb.extra_tensors[key]), f"optimiser tensor {key} differs"
-    assert ca.config["progress"] == cb.config["progress"]
-
-
-def test_stage1_resume_is_bitwise(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+def test_stage1_resume_is_bitwise(tiny_faces: Path, tiny_config, tmp_path: Path, assert_same_checkpoint) -> None:
     config = tiny_config()
     whole = run("stage1", config, tiny_faces, tmp_path / "a", 4)
     half = run("stage1", config, tiny_faces, tmp_path / "b", 2)
@@ -51,7 +38,8 @@ def test_stage1_resume_is_bitwise(tiny_faces: Path, tiny_config, tmp_path: Path)
     assert any(not torch.equal(g_a[k], g_c[k]) for k in g_a)
 
 
-def test_stage2_stage3_finetune_resume_is_bitwise(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+def test_stage2_stage3_finetune_resume_is_bitwise(tiny_faces: Path, tiny_config, tmp_path: Path,
+                                                  assert_same_checkpoint) -> None:
     config = tiny_config()
     g = run("stage1", config, tiny_faces, tmp_path / "s1", 2).last_checkpoint
     whole2 = run("stage2", config, tiny_faces, tmp_path / "a2", 4, generator=g)
@@ -81,7 +69,8 @@ def _cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_resume_restores_the_runs_settings_after_a_kill(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+def test_resume_restores_the_runs_settings_after_a_kill(tiny_faces: Path, tiny_config, tmp_path: Path,
+                                                        assert_same_checkpoint) -> None:
     """Started with --set values the config file does not hold, killed after checkpoint 2 and resumed
     with `--resume RUN` alone (the README's line): the checkpoint interval, the thread count and the
     manifest come from the run folder, and step 6 equals the uninterrupted run bitwise."""
