@@ -102,3 +102,33 @@ def _assert_same_checkpoint(a: Path, b: Path) -> None:
 def assert_same_checkpoint():
     """assert_same_checkpoint(a, b): see `_assert_same_checkpoint`."""
     return _assert_same_checkpoint
+
+
+def _kill_during_checkpoint(args: list[str], step: int, tmp_path: Path, env: dict[str, str] | None = None) -> Path:
+    """Run ``styleinv-train ARGS`` (with --outdir tmp_path/runs) in a subprocess, SIGKILL it while the
+    checkpoint of `step` is written (file complete, latest.json not yet moved) and return the run folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    marker = tmp_path / f"paused-{step}"
+    env = {**(os.environ if env is None else env), "STYLEINV_TEST_PAUSE_AT_STEP": str(step),
+           "STYLEINV_TEST_PAUSE_SECONDS": "120", "STYLEINV_TEST_PAUSE_FILE": str(marker)}
+    command = [sys.executable, "-m", "styleinv_model.train.cli", *args, "--outdir", str(tmp_path / "runs"), "--quiet"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert process.poll() is None, process.stdout.read().decode()
+        assert time.time() < deadline, f"the run never reached the step-{step} checkpoint"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def kill_during_checkpoint():
+    """kill_during_checkpoint(args, step, tmp_path, env=None) -> run folder: see `_kill_during_checkpoint`."""
+    return _kill_during_checkpoint

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,22 +20,11 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_sigkill_during_checkpoint_write_resumes_from_previous(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
+def test_sigkill_during_checkpoint_write_resumes_from_previous(tiny_faces: Path, tiny_config, tmp_path: Path,
+                                                              kill_during_checkpoint) -> None:
     config = tiny_config()
-    marker = tmp_path / "paused"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "STYLEINV_TEST_PAUSE_AT_STEP": "4",
-           "STYLEINV_TEST_PAUSE_SECONDS": "120", "STYLEINV_TEST_PAUSE_FILE": str(marker)}
-    command = [sys.executable, "-m", "styleinv_model.train.cli", "stage1", "--config", str(config),
-               "--manifest", str(tiny_faces), "--outdir", str(tmp_path / "runs"), "--max-steps", "6", "--quiet"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while not marker.exists():
-        assert process.poll() is None, process.stdout.read().decode()
-        assert time.time() < deadline, "the run never reached the step-4 checkpoint"
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    run_dir = kill_during_checkpoint(["stage1", "--config", str(config), "--manifest", str(tiny_faces),
+                                      "--max-steps", "6"], 4, tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     folder = run_dir / "checkpoints"
     # killed between writing ckpt 4 and moving the pointer: the pointer still names ckpt 2
     assert json.loads((folder / "latest.json").read_text())["step"] == 2

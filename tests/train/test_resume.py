@@ -70,34 +70,18 @@ def _cli(*args: str) -> tuple[int, str]:
 
 
 def test_resume_restores_the_runs_settings_after_a_kill(tiny_faces: Path, tiny_config, tmp_path: Path,
-                                                        assert_same_checkpoint) -> None:
+                                                        assert_same_checkpoint, kill_during_checkpoint) -> None:
     """Started with --set values the config file does not hold, killed after checkpoint 2 and resumed
     with `--resume RUN` alone (the README's line): the checkpoint interval, the thread count and the
     manifest come from the run folder, and step 6 equals the uninterrupted run bitwise."""
     import json
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     config = tiny_config(run={"checkpoint_every": 5, "cpu_threads": None})
     flags = ["--set", "run.checkpoint_every=2", "--set", "run.cpu_threads=1", "--max-steps", "6", "--quiet"]
-    marker = tmp_path / "paused"
-    env = {**os.environ, "STYLEINV_TEST_PAUSE_AT_STEP": "4", "STYLEINV_TEST_PAUSE_SECONDS": "120",
-           "STYLEINV_TEST_PAUSE_FILE": str(marker)}
-    env.pop("OMP_NUM_THREADS", None)  # the thread count must come from the run's config, not the environment
-    command = [sys.executable, "-m", "styleinv_model.train.cli", "stage1", "--config", str(config),
-               "--manifest", str(tiny_faces), "--outdir", str(tmp_path / "runs"), *flags]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while not marker.exists():
-        assert process.poll() is None, process.stdout.read().decode()
-        assert time.time() < deadline, "the run never reached the step-4 checkpoint"
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # threads must come from the run's config
+    run_dir = kill_during_checkpoint(["stage1", "--config", str(config), "--manifest", str(tiny_faces), *flags], 4,
+                                     tmp_path, env=env)
     folder = run_dir / "checkpoints"
     assert json.loads((folder / "latest.json").read_text())["step"] == 2
     (folder / "ckpt-00000004.safetensors").unlink()  # as if killed before the step-4 file was written
