@@ -76,6 +76,14 @@ def side_statistics(
     return stats, info
 
 
+def _trained_weights(extractor: I3DExtractor | InceptionExtractor) -> Any:
+    """The extractor's loaded weights; a random-weights extractor (timing only) gives no metric."""
+    if extractor.weights is None:
+        raise ValueError("this feature extractor has random weights (built for timing): its features give no "
+                         "metric; load the real weights with I3DExtractor.load / InceptionExtractor.load")
+    return extractor.weights
+
+
 def compute_fvd(
     fake: SideSpec, real: SideSpec, protocol: VideoProtocol, extractor: I3DExtractor,
     batch_size: int = 4, cache: StatsCache | None = None, progress: Callable[[str, int, int], None] | None = None,
@@ -83,10 +91,11 @@ def compute_fvd(
     start = time.perf_counter()
     if extractor.features != protocol.features:
         raise ValueError(f"extractor gives '{extractor.features}' features, protocol wants '{protocol.features}'")
+    weights = _trained_weights(extractor)
     fn = lambda batch: extractor(batch, protocol.resolution)  # noqa: E731
-    fake_stats, fake_info = side_statistics(fake, protocol, fn, extractor.weights.sha256, batch_size, cache, progress)
-    real_stats, real_info = side_statistics(real, protocol, fn, extractor.weights.sha256, batch_size, cache, progress)
-    proto = {**protocol.to_dict(), "weights_sha256": extractor.weights.sha256, "weights_file": str(extractor.weights.path)}
+    fake_stats, fake_info = side_statistics(fake, protocol, fn, weights.sha256, batch_size, cache, progress)
+    real_stats, real_info = side_statistics(real, protocol, fn, weights.sha256, batch_size, cache, progress)
+    proto = {**protocol.to_dict(), "weights_sha256": weights.sha256, "weights_file": str(weights.path)}
     return MetricResult(protocol.name, frechet_distance_stats(fake_stats, real_stats), proto,
                         {"fake": fake_info, "real": real_info}, time.perf_counter() - start)
 
@@ -96,8 +105,9 @@ def compute_fid(
     batch_size: int = 16, cache: StatsCache | None = None, progress: Callable[[str, int, int], None] | None = None,
 ) -> MetricResult:
     start = time.perf_counter()
-    fake_stats, fake_info = side_statistics(fake, protocol, extractor, extractor.weights.sha256, batch_size, cache, progress)
-    real_stats, real_info = side_statistics(real, protocol, extractor, extractor.weights.sha256, batch_size, cache, progress)
-    proto = {**protocol.to_dict(), "weights_sha256": extractor.weights.sha256, "weights_file": str(extractor.weights.path)}
+    weights = _trained_weights(extractor)
+    fake_stats, fake_info = side_statistics(fake, protocol, extractor, weights.sha256, batch_size, cache, progress)
+    real_stats, real_info = side_statistics(real, protocol, extractor, weights.sha256, batch_size, cache, progress)
+    proto = {**protocol.to_dict(), "weights_sha256": weights.sha256, "weights_file": str(weights.path)}
     return MetricResult(protocol.name, frechet_distance_stats(fake_stats, real_stats), proto,
                         {"fake": fake_info, "real": real_info}, time.perf_counter() - start)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,14 @@ def test_state_dict_hash_sees_every_byte() -> None:
     changed["b"][1, 1] = 1.0000001
     assert state_dict_sha256(state) != state_dict_sha256(changed)
     assert state_dict_sha256(state) == state_dict_sha256(dict(reversed(list(state.items()))))
+
+
+def test_random_weight_extractors_time_but_give_no_metric() -> None:
+    from styleinv_model.metrics.evaluate import compute_fid
+    from styleinv_model.metrics.networks import I3DExtractor, InceptionExtractor
+
+    inception = InceptionExtractor.random_weights("cpu")
+    assert inception.weights is None and I3DExtractor.random_weights("cpu").weights is None
+    assert inception(np.zeros((1, 64, 64, 3), dtype=np.uint8)).shape == (1, 2048)  # it runs
+    with pytest.raises(ValueError, match="random weights"):
+        compute_fid(None, None, None, inception)

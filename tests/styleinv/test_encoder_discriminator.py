@@ -106,6 +106,7 @@ def test_video_discriminator_rejects_bad_inputs() -> None:
         VideoDiscriminatorConfig(resolution=16, concat_resolution=16)
 
 
+@pytest.mark.gpu
 def test_encoder_mixed_precision_on_cuda_float32_on_cpu() -> None:
     torch.manual_seed(0)
     encoder = ModulatedInversionEncoder(SMALL_ENCODER).eval()
