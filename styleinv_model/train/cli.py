@@ -181,7 +181,10 @@ def _make_command(stage: str, help_text: str) -> None:
         except NonFiniteLoss as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FAILED)
-        except (CheckpointMismatch, FileNotFoundError, ValueError, ConfigError, RuntimeError) as error:
+        except ConfigError as error:  # e.g. a resume override that would change the run
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except (CheckpointMismatch, FileNotFoundError, ValueError, RuntimeError) as error:
             click.echo(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", err=True)
             sys.exit(EXIT_FAILED)
 

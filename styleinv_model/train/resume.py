@@ -109,12 +109,11 @@ def check_resume_config(run_config: TrainConfig, config: TrainConfig) -> list[st
 
 
 def resume_config(stage: str, resume: Path, overrides: list[str] | None = None) -> TrainConfig:
-    """The config to continue `resume` with: the run's own config plus the (safe) overrides."""
+    """The config to continue `resume` with: the run's own config plus the overrides (which
+    ``train`` then checks with :func:`check_resume_config` before any work)."""
     run_dir, checkpoint = resume_target(resume)
     data = read_run_config(run_dir, checkpoint)
     if data.get("stage") != stage:
         raise ConfigError(f"{run_dir} was trained by {data.get('stage')}, not {stage}: resume it with "
                           f"`styleinv-train {data.get('stage')} --resume {resume}`")
-    config = config_from_resolved(data, overrides)
-    check_resume_config(config_from_resolved(data), config)  # refuse unsafe overrides before any work
-    return config
+    return config_from_resolved(data, overrides)
