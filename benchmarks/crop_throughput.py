@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -46,41 +45,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crop_media import cpu_seconds, synth_face_clip  # noqa: E402  (shared with crop_throughput_ffhq.py)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "crop_throughput.json"
-
-
-def synth_face_clip(folder: Path, frames: int, width: int = 640, height: int = 480) -> tuple[Path, Path]:
-    """``folder/original/clip.mp4`` + ``folder/mask/clip.mp4`` (both libx264 crf 18, yuv420p)."""
-    from skimage import data
-
-    from styleinv_data.io.encode import Mp4Encoder
-    from styleinv_data.io.synthetic import MovingBoxClip, render_moving_box_frames
-
-    face = data.astronaut()[10:190, 130:290]  # the astronaut's face, 160x180
-    t = np.linspace(0, 1, frames)
-    boxes = []
-    for u in t:  # a loop across the frame, growing, passing close to the left border
-        cx = 320 + 260 * np.cos(2 * np.pi * u)
-        cy = 240 + 120 * np.sin(4 * np.pi * u)
-        w = 120 + 60 * np.sin(2 * np.pi * u) ** 2
-        h = w * 1.15
-        boxes.append((int(cx - w / 2), int(cy - h / 2), int(cx + w / 2), int(cy + h / 2)))
-    boxes = [(max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)) for x0, y0, x1, y1 in boxes]
-    clip = MovingBoxClip(width, height, boxes)
-    (folder / "original").mkdir(parents=True, exist_ok=True)
-    (folder / "mask").mkdir(parents=True, exist_ok=True)
-    video, mask = folder / "original" / "clip.mp4", folder / "mask" / "clip.mp4"
-    with Mp4Encoder(video, width, height, 30, crf=18) as venc, Mp4Encoder(mask, width, height, 30, crf=18) as menc:
-        for frame, mask_gray in render_moving_box_frames(clip, face=face):
-            venc.write(frame)
-            menc.write(mask_gray)
-    return video, mask
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process (all threads) plus its finished children (the ffmpeg decoders)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def time_decode(video: Path, mask: Path, threads: int) -> tuple[int, float, float]:
@@ -327,12 +295,8 @@ def bench_mask(args: argparse.Namespace) -> dict[str, Any]:
     return {"mask": row}
 
 
+# The FFHQ strategy has its own script, benchmarks/crop_throughput_ffhq.py (same clip, same JSON).
 SECTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"mask": bench_mask}
-
-# Issue 3: the FFHQ strategy's section (its code lives in crop_throughput_ffhq.py).
-from crop_throughput_ffhq import bench_ffhq, print_rows as print_ffhq_rows  # noqa: E402
-
-SECTIONS["ffhq"] = bench_ffhq
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
         rows.update(SECTIONS[name](args))
     if "mask" in rows:
         print_mask_rows(rows["mask"], args)
-    if "ffhq" in rows:
-        print_ffhq_rows(rows["ffhq"])
     payload = {
         "benchmark": "crop_throughput",
         "machine": args.machine,

@@ -12,8 +12,8 @@ decode again, warp to 256, JPEG q95 write, sidecars), dlib backend, one process:
 * ``detect every frame, downscaled`` (for reference): the naive loop with the default's cheaper
   detection.
 
-Runs are interleaved ``--repeats`` times so load changes hit every side alike. Called as a section
-of ``crop_throughput.py`` (``bench_ffhq``) or alone::
+Runs are interleaved ``--repeats`` times so load changes hit every side alike; the rows are merged
+into ``benchmarks/results/crop_throughput.json`` beside the mask crop's::
 
     .venv/bin/python benchmarks/crop_throughput_ffhq.py [--frames 150] [--repeats 5]
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crop_media import cpu_seconds, synth_face_clip  # noqa: E402  (shared with crop_throughput.py)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "crop_throughput.json"
 
@@ -44,7 +45,6 @@ SIDES: dict[str, dict[str, Any]] = {
 
 def time_ffhq(root: Path, out: Path, options: dict[str, Any]) -> tuple[int, float, float, dict[str, Any]]:
     """(frames written, wall seconds, CPU seconds incl. the ffmpeg children, status counts)."""
-    from crop_throughput import cpu_seconds  # lazy: crop_throughput imports this module for its section
     from styleinv_data.pipeline.recipe import build_recipe
     from styleinv_data.pipeline.runner import discover_tasks, prepare_output, run_video
 
@@ -66,7 +66,6 @@ def time_ffhq(root: Path, out: Path, options: dict[str, Any]) -> tuple[int, floa
 
 
 def bench_ffhq(args: argparse.Namespace) -> dict[str, Any]:
-    from crop_throughput import synth_face_clip
 
     frames = min(args.frames, getattr(args, "ffhq_frames", None) or 150)
     with tempfile.TemporaryDirectory(prefix="ffhq_bench_") as tmp:

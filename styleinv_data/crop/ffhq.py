@@ -202,13 +202,3 @@ def _reflect_pad(img: np.ndarray, quad: np.ndarray, pads: np.ndarray, qsize: flo
     work += (median - work) * np.clip(mask, 0.0, 1.0)
     return np.clip(np.rint(work), 0, 255).astype(np.uint8), quad
 
-
-def _register_strategy() -> None:
-    """The crop pipeline imports this module to find the ``ffhq`` strategy (docs/pipeline.md)."""
-    try:
-        import styleinv_data.pipeline.ffhq_strategy  # noqa: F401, PLC0415 (registers itself on import)
-    except ImportError:  # pragma: no cover - the geometry works without the pipeline package
-        return
-
-
-_register_strategy()

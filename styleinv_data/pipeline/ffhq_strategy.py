@@ -309,7 +309,8 @@ def make_ffhq_strategy(options: dict[str, Any], recipe: Any) -> FfhqStrategy:
 
 
 def register() -> None:
-    """Register ``ffhq`` with the crop pipeline (called when :mod:`styleinv_data.crop.ffhq` is imported)."""
+    """Register ``ffhq`` with the crop pipeline (at import: the registry lists this module in
+    ``BUILTIN_STRATEGY_MODULES``)."""
     import click  # noqa: PLC0415
 
     from styleinv_data.pipeline.strategies import StrategyFlag, register_strategy  # noqa: PLC0415

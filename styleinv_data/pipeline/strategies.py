@@ -40,7 +40,7 @@ TaskDiscovery = Callable[[dict[str, Any], "CropRecipe"], "list[VideoTask]"]
 BUILTIN_STRATEGY_MODULES: tuple[str, ...] = (
     "styleinv_data.pipeline.mask_strategy",
     "styleinv_data.pipeline.box_strategy",
-    "styleinv_data.crop.ffhq",  # issue 3: registers "ffhq" when present
+    "styleinv_data.pipeline.ffhq_strategy",
 )
 
 
