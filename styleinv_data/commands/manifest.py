@@ -41,11 +41,18 @@ from styleinv_data.manifest import (
 @click.option("--dataset-json/--no-dataset-json", default=True, show_default=True,
               help="Write StyleGAN-V/StyleGAN2-ADA dataset.json at the root when labels exist.")
 @click.option("--workers", type=int, default=4, show_default=True, help="Threads that hash and read frame headers.")
+@click.option("--verify", is_flag=True,
+              help="DATASET_ROOT is an existing manifest: re-check it against the files (frame counts, every "
+                   "zip member's CRC-32, the content hashes) and write nothing.")
 def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, labels_path: Path | None,
              label_field: str | None, require_labels: bool, identities_path: Path | None,
              split_fractions: str | None, split_list: Path | None, split_seed: int, fps: float | None,
-             no_hash: bool, parquet: bool, dataset_json: bool, workers: int) -> None:
-    """Scan DATASET_ROOT (frame folders, frames.zip or mp4s, plus _meta/ sidecars) and write a manifest."""
+             no_hash: bool, parquet: bool, dataset_json: bool, workers: int, verify: bool) -> None:
+    """Scan DATASET_ROOT (frame folders, frames.zip or mp4s, plus _meta/ sidecars) and write a manifest
+    (or, with --verify, re-check an existing manifest)."""
+    if verify:
+        _verify(dataset_root)
+        return
     try:
         if split_fractions and split_list:
             raise ManifestError("--split and --split-list are exclusive; pass one of them")
@@ -79,3 +86,15 @@ def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, 
                + (f", {len(h.skipped)} failed crops skipped" if h.skipped else ""))
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _verify(manifest_path: Path) -> None:
+    """`styleinv-data manifest --verify MANIFEST`: the manifest still describes its files, byte for byte."""
+    from styleinv_data.manifest import read_manifest, verify_manifest
+
+    try:
+        report = verify_manifest(read_manifest(manifest_path), deep=True)
+    except ManifestError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{manifest_path}: OK ({report.videos} videos, {report.frames} frames: counts, CRC-32 of zip members "
+               "and content hashes match)")

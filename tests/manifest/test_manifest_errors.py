@@ -196,3 +196,39 @@ def test_corrupt_jpeg_names_the_file(manifest_path, frames_dataset):
     (frames_dataset.root / "clip_a" / "000001.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     with pytest.raises(ManifestError, match=r"clip_a/000001.jpg: cannot decode the image"):
         read_frames(m, "clip_a", [1])
+
+
+def _flip_a_byte_inside(zip_path: Path, member: str) -> None:
+    """Flip one byte in the middle of a stored member's data (its local header and CRC untouched)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        info = zf.getinfo(member)
+    data = bytearray(zip_path.read_bytes())
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start + info.file_size // 2] ^= 0x01
+    zip_path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_in_a_zip_member_is_refused_naming_it(zip_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from styleinv_data.cli import main
+
+    root = zip_dataset.root
+    manifest = build_manifest(root)
+    manifest_path = write_manifest(manifest, tmp_path / "m.jsonl")
+    code = CliRunner().invoke(main, ["manifest", "--verify", str(manifest_path)])
+    assert code.exit_code == 0 and "OK (3 videos, 17 frames" in code.output
+    _flip_a_byte_inside(root / "frames.zip", "clip_b/000004.jpg")
+    # the build reads every byte to hash it: it refuses, naming the member
+    with pytest.raises(ManifestError, match=r"frames\.zip:clip_b/000004\.jpg: corrupt zip member \(CRC-32"):
+        build_manifest(root)
+    # the fast read path of training refuses it too
+    with pytest.raises(ManifestError, match=r"clip_b/000004\.jpg: corrupt zip member"):
+        read_frames(read_manifest(manifest_path), "clip_b", [4])
+    assert read_frames(read_manifest(manifest_path), "clip_b", [3]).shape[0] == 1  # the others still read
+    # and --verify re-checks an existing manifest: one line naming the member, exit 1
+    result = CliRunner().invoke(main, ["manifest", "--verify", str(manifest_path)])
+    assert result.exit_code == 1
+    assert "clip_b/000004.jpg: corrupt zip member" in result.output and len(result.output.strip().splitlines()) == 1
