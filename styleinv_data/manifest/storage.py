@@ -197,7 +197,8 @@ _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 @dataclass(frozen=True)
 class StoredMember:
     """Where an uncompressed (``ZIP_STORED``) zip member's bytes lie in the zip file, and the CRC-32
-    the zip records for them (every read is checked against it: ~7 us for a 30 KB frame)."""
+    the zip records for them (every read is checked against it: ~8 us for a 33 KB 256² JPEG, 2.6 %
+    of decoding it)."""
 
     data_offset: int
     size: int
