@@ -83,7 +83,9 @@ def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, 
     splits = ", ".join(f"{k}={v}" for k, v in h.splits.items())
     res = f"{h.resolution[0]}x{h.resolution[1]}" if h.resolution else "mixed"
     click.echo(f"{h.num_videos} videos, {h.num_frames} frames, {res}, layout {h.layout}, splits {splits}"
-               + (f", {len(h.skipped)} failed crops skipped" if h.skipped else ""))
+               + (f", {len(h.skipped)} skipped" if h.skipped else ""))
+    for entry in h.skipped:
+        click.echo(f"skipped {entry['id']}: {entry['reason']}")
     for path in written:
         click.echo(f"wrote {path}")
 

@@ -106,6 +106,22 @@ def _lookup_keys(video_id: str, crop: CropMeta) -> list[str]:
     return [clip.video_id] if clip is not None and clip.video_id != video_id else []
 
 
+def _skipped(failed: list[tuple[str, str]], unlisted: list[str]) -> list[dict[str, str]]:
+    """The header's ``skipped`` list: failed crops (saying when output of theirs is on disk anyway)
+    and outputs on disk that no done status lists. Each appears once, with the reason."""
+    on_disk = set(unlisted)
+    entries = []
+    for vid, reason in failed:
+        if vid in on_disk:
+            reason = (f"crop failed ({reason}) but frames of it are on disk: not included; re-run the crop of "
+                      f"{vid!r}")
+        entries.append({"id": vid, "reason": reason})
+    failed_ids = {vid for vid, _ in failed}
+    entries += [{"id": vid, "reason": "on disk but not a done output in _meta/*.status.json (stale or unfinished); "
+                                      "ignored"} for vid in unlisted if vid not in failed_ids]
+    return entries
+
+
 def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manifest:
     """Scan ``root`` (frames / zip / mp4 layout plus ``_meta`` sidecars) and return its manifest."""
     config = config or BuildConfig()
@@ -223,8 +239,6 @@ def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manif
         created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         num_videos=len(records),
         num_frames=sum(r.frame_count for r in records),
-        skipped=[{"id": vid, "reason": reason} for vid, reason in crop.failed]
-        + [{"id": vid, "reason": "on disk but not a done output in _meta/*.status.json (stale or unfinished); ignored"}
-           for vid in unlisted],
+        skipped=_skipped(crop.failed, unlisted),
     )
     return Manifest(root=root, header=header, records=records)

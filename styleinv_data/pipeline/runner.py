@@ -21,6 +21,7 @@ from styleinv_data.crop.plan import CropPlan
 from styleinv_data.io.probe import probe_source
 from styleinv_data.io.source import iter_source_frames
 from styleinv_data.io.writers import remove_path
+from styleinv_data.pipeline.output_lock import output_lock
 from styleinv_data.pipeline.outputs import assemble_zip, remove_outputs
 from styleinv_data.pipeline.render import render_segments, render_streamed
 from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
@@ -303,8 +304,16 @@ def _results_surviving_crashes(tasks: list[VideoTask], recipe: CropRecipe, start
 def run_batch(recipe: CropRecipe, echo: Callable[[str], None] = print) -> BatchSummary:
     """Run every unfinished video of the recipe; write the summary to ``OUT/_meta/summary.json``."""
     recipe.validate()
+    tasks = discover_tasks(recipe)  # before anything is written: a bad input leaves OUT untouched
+    if not recipe.output.root:
+        raise RecipeError("no output folder: give OUT on the command line or output.root in the recipe")
+    with output_lock(Path(recipe.output.root)):
+        return _run_locked(recipe, tasks, echo)
+
+
+def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str], None]) -> BatchSummary:
+    """run_batch's work, under the output folder's lock."""
     out_root = prepare_output(recipe)
-    tasks = discover_tasks(recipe)
     params = run_params(recipe)
     summary = BatchSummary(out_root=out_root)
     todo: list[VideoTask] = []

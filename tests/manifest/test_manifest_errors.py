@@ -232,3 +232,22 @@ def test_flipped_byte_in_a_zip_member_is_refused_naming_it(zip_dataset, tmp_path
     result = CliRunner().invoke(main, ["manifest", "--verify", str(manifest_path)])
     assert result.exit_code == 1
     assert "clip_b/000004.jpg: corrupt zip member" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_failed_status_with_frames_on_disk_is_named(frames_dataset, meta_writer, tmp_path):
+    """A status that says failed while the video's frames are on disk: the manifest leaves the video
+    out and says so, naming it (not dropped silently, not included)."""
+    from click.testing import CliRunner
+
+    from styleinv_data.cli import main
+
+    meta_writer(frames_dataset.root, "clip_b", [], state="failed")
+    result = CliRunner().invoke(main, ["manifest", str(frames_dataset.root), "-o", str(tmp_path / "m.jsonl"),
+                                       "--no-dataset-json"])
+    assert result.exit_code == 0, result.output
+    assert "2 videos" in result.output and "1 skipped" in result.output
+    line = next(l for l in result.output.splitlines() if l.startswith("skipped clip_b:"))
+    assert "crop failed (no face found) but frames of it are on disk: not included" in line
+    header = read_manifest(tmp_path / "m.jsonl").header
+    assert [entry["id"] for entry in header.skipped] == ["clip_b"]  # listed once
+    assert {r.id for r in read_manifest(tmp_path / "m.jsonl").records} == {"clip_a", "clip_c"}

@@ -106,3 +106,16 @@ def test_more_frames_than_the_header_says_fails_instead_of_dropping(tmp_path, ad
     status = json.loads((tmp_path / "out" / "_meta" / "liar.status.json").read_text())
     assert "more frames than the 10 its header declares" in status["reason"]
     assert not (tmp_path / "out" / "liar").exists()
+
+
+def test_usage_error_creates_no_output_folder(tmp_path):
+    """A crop whose input does not exist stops before writing anything (no OUT/_meta/recipe.yaml)."""
+    from click.testing import CliRunner
+
+    from styleinv_data.cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["crop", str(tmp_path / "nonexistent"), str(out), "--recipe", "faceforensics",
+                                       "--no-progress"])
+    assert result.exit_code == 2 and "nonexistent: input root is not a directory" in result.output
+    assert not out.exists()
