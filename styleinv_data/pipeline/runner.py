@@ -9,6 +9,7 @@ tasks, skips finished ones, runs the rest in parallel with a progress bar and pr
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -102,6 +103,25 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+_FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def failure_reason(error: BaseException, source: Path, out_root: Path) -> str:
+    """One line saying why a video failed, naming the file and the fix: the output path for a full
+    disk or an unwritable output, else the source video (when the message does not name it yet)."""
+    if isinstance(error, OSError) and error.errno in _FULL_DISK + _NOT_WRITABLE:
+        where = error.filename or out_root
+        if error.errno in _FULL_DISK:
+            return (f"no space left on the device writing {where} ({error.strerror}): free space on it, or crop "
+                    "into a folder on another disk, then re-run (finished videos are kept)")
+        if str(where).startswith(str(out_root)):
+            return (f"cannot write {where} ({error.strerror}): fix the output folder's permissions or crop into "
+                    "another folder, then re-run")
+    text = _one_line(error)
+    return text if str(source) in text or Path(source).name in text else f"{source}: {text}"
+
+
 def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
     """Plan, render and write one video; record its status. Never raises (except KeyboardInterrupt)."""
     out_root = Path(recipe.output.root or ".")
@@ -177,7 +197,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # noqa: BLE001 - one bad video never stops the batch
-        status["reason"] = _one_line(e)
+        status["reason"] = failure_reason(e, Path(task.source), out_root)
         if os.environ.get("STYLEINV_DEBUG"):
             status["traceback"] = traceback.format_exc()
     status["elapsed_s"] = round(time.perf_counter() - start, 3)

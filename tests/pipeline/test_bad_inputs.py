@@ -62,8 +62,10 @@ def test_bad_inputs_batch(tmp_path, add_video, small_clip):
     assert "zero.mp4: empty file (0 bytes)" in reasons["zero"]
     assert "truncated.mp4: not a readable video" in reasons["truncated"]
     assert "mask is empty in all 12 frames" in reasons["empty_mask"]
-    assert reasons["nomask"].startswith("FileNotFoundError: no mask for nomask")
+    assert "FileNotFoundError: no mask for nomask" in reasons["nomask"]
     assert "decoded only" in reasons["cut"] and "truncated" in reasons["cut"]
+    for vid, reason in reasons.items():  # every reason names the source file
+        assert f"{vid}.mp4" in reason, reason
     assert "\n" not in "".join(reasons.values())
     for vid in done:
         frames = sorted((out / vid).iterdir())
@@ -119,3 +121,25 @@ def test_usage_error_creates_no_output_folder(tmp_path):
                                        "--no-progress"])
     assert result.exit_code == 2 and "nonexistent: input root is not a directory" in result.output
     assert not out.exists()
+
+
+
+def test_full_disk_names_the_output_path_and_the_fix(tmp_path, add_video, monkeypatch):
+    import errno
+
+    from styleinv_data.pipeline import runner
+
+    root = tmp_path / "data"
+    add_video(root, "v0")
+    out = tmp_path / "out"
+    target = out / "_meta" / "partial" / "v0" / "000003.jpg"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(runner, "render_segments", full_disk)
+    monkeypatch.setattr(runner, "render_streamed", full_disk)
+    result = CliRunner().invoke(crop, [str(root), str(out), "--recipe", "faceforensics", "--size", "32", "--no-progress"])
+    assert result.exit_code == 1
+    line = next(l for l in result.output.splitlines() if l.startswith("failed: v0"))
+    assert f"no space left on the device writing {target}" in line and "free space on it" in line
