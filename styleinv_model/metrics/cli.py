@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def convert(out_dir: Path | None, i3d_source: Path | None, inception_source: Pat
         for source, given in ((I3D_SOURCE, i3d_source), (INCEPTION_SOURCE, inception_source)):
             path = convert_to_cache(source, given, out_dir)
             click.echo(f"{source.name}: {path} weights_sha256={state_dict_sha256(load_file(str(path)))}")
-    except (WeightsNotFoundError, FileNotFoundError, ValueError) as error:
+    except (WeightsNotFoundError, FileNotFoundError, ValueError, pickle.UnpicklingError) as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -107,7 +108,7 @@ def compare(fake_dir: Path, real_dir: Path | None, manifest: Path | None, split:
                 result = compute_fid(fake, real, protocol, inception, batch_size or 32, cache, progress)
             results.append(result.to_dict())
             click.echo(f"{name}: {result.value:.4f}")
-    except (WeightsNotFoundError, FileNotFoundError, ValueError, IndexError) as error:
+    except (WeightsNotFoundError, FileNotFoundError, ValueError, IndexError, pickle.UnpicklingError) as error:
         raise click.ClickException(str(error)) from error
     payload = _payload(results, sys.argv)
     out_path = out_path or fake_dir.resolve().parent / f"metrics-{_dt.datetime.now():%Y%m%d-%H%M%S}.json"

@@ -74,9 +74,12 @@ def load_numpy_pickle(path: str | Path) -> Any:
     with path.open("rb") as handle:
         try:
             tree = NumpyOnlyUnpickler(handle).load()
-        except UnsafePickleError:
-            raise
+        except UnsafePickleError as error:
+            raise UnsafePickleError(f"{path}: {error}") from None
         except Exception as error:  # truncated / corrupt file
             raise pickle.UnpicklingError(f"{path}: not a readable numpy pickle ({error})") from error
-    _check_tree(tree)
+    try:
+        _check_tree(tree)
+    except UnsafePickleError as error:
+        raise UnsafePickleError(f"{path}: {error}") from None
     return tree

@@ -153,6 +153,7 @@ def _make_command(stage: str, help_text: str) -> None:
     @_common
     def command(config_name, manifest, overrides, resume, outdir, name, seed, device, max_steps, generator, encoder,
                 images, quiet) -> None:
+        from styleinv_model.safe_pickle import UnsafePickleError
         from styleinv_model.train.loop import NonFiniteLoss
         from styleinv_model.train.resume import resume_config
         from styleinv_model.train.state import CheckpointMismatch
@@ -184,7 +185,7 @@ def _make_command(stage: str, help_text: str) -> None:
         except ConfigError as error:  # e.g. a resume override that would change the run
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_CONFIG)
-        except (CheckpointMismatch, FileNotFoundError, ValueError, RuntimeError) as error:
+        except (CheckpointMismatch, FileNotFoundError, ValueError, RuntimeError, UnsafePickleError) as error:
             click.echo(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", err=True)
             sys.exit(EXIT_FAILED)
 

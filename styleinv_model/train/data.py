@@ -61,6 +61,10 @@ class _ManifestStream:
 
     def _open(self, dataset_class: type, **kwargs: Any) -> Any:
         manifest = read_manifest(self.manifest_path)
+        if not manifest.records:
+            skipped = f" ({len(manifest.header.skipped)} skipped: see its header)" if manifest.header.skipped else ""
+            raise ValueError(f"{self.manifest_path}: the manifest holds no videos{skipped}; crop the dataset "
+                             "(styleinv-data crop) and rebuild the manifest (styleinv-data manifest) before training")
         if self.split is not None and not any(r.split == self.split for r in manifest.records):
             self.split = None  # a manifest without that split: use every video
         dataset = dataset_class(manifest, split=self.split, mirror=self.mirror, seed=self.seed, **kwargs)

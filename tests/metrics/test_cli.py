@@ -65,3 +65,20 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, folders: tuple[Path, Path
     assert both.exit_code != 0 and "exactly one of --real-dir" in both.output
     too_many = runner.invoke(main, ["compare", str(fake), "--real-dir", str(real), "--num-videos", "5", "--quiet"])
     assert too_many.exit_code != 0 and "lower --num-videos" in too_many.output
+
+
+def test_malicious_weights_pickle_is_a_one_line_error_naming_it(tmp_path: Path, folders: tuple[Path, Path]) -> None:
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    evil = tmp_path / "evil_i3d.pkl"
+    evil.write_bytes(pickle.dumps({"params": Exploit()}))
+    real, fake = folders
+    result = CliRunner().invoke(main, ["compare", str(fake), "--real-dir", str(real), "--metric", "fvd16",
+                                       "--i3d-weights", str(evil), "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert f"{evil}: refusing to load global builtins.print" in result.output
+    assert "this must never run" not in result.output and "Traceback" not in result.output

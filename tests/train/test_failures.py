@@ -132,3 +132,29 @@ def test_bad_config_and_inputs(tiny_faces: Path, tiny_config, tmp_path: Path) ->
 
     with pytest.raises(ValueError, match="not divisible by the 3 processes"):
         local_batch_size(4, DistInfo(rank=0, world_size=3))
+
+
+def test_malicious_generator_pickle_and_empty_manifest_are_one_line_errors(tiny_faces: Path, tiny_config,
+                                                                         tmp_path: Path) -> None:
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps({"G_ema": Exploit()}))
+    code, output = cli("stage2", "--config", str(tiny_config()), "--manifest", str(tiny_faces), "--generator", str(evil),
+                       "--outdir", str(tmp_path / "runs"))
+    assert code == 1 and f"{evil}: refusing to load global builtins.print" in output
+    assert len(output.strip().splitlines()) == 1 and "this must never run" not in output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+    header = json.loads(tiny_faces.read_text().splitlines()[0])
+    header.update({"num_videos": 0, "num_frames": 0, "splits": {}})
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps(header) + "\n")
+    code, output = cli("stage1", "--config", str(tiny_config()), "--manifest", str(empty), "--outdir",
+                       str(tmp_path / "runs"))
+    assert code == 1 and f"{empty}: the manifest holds no videos" in output
+    assert len(output.strip().splitlines()) == 1
