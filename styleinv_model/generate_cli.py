@@ -132,28 +132,33 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
     except (FileNotFoundError, ValueError, KeyError, TypeError) as error:
         raise click.ClickException(str(error)) from None
 
-    if image_only:
-        result = generate_images(model, seed_list, out_dir, truncation_psi=truncation_psi, noise_mode=noise_mode,
-                                 device=run_device)
-        click.echo(f"wrote {len(result.videos)} images and {result.grid} in {result.elapsed_s:.1f} s")
-        return
+    try:
+        if image_only:
+            result = generate_images(model, seed_list, out_dir, truncation_psi=truncation_psi, noise_mode=noise_mode,
+                                     device=run_device)
+            click.echo(f"wrote {len(result.videos)} images and {result.grid} in {result.elapsed_s:.1f} s")
+            return
 
-    if seconds is not None:
-        timeline = Timeline.from_seconds(seconds, fps, start=start, step=step)
-    else:
-        timeline = Timeline(num_frames or 128, start=start, step=step)
-    config = VideoGenerationConfig(
-        seeds=seed_list, timestamps=timeline, out_fps=out_fps or fps / step, truncation_psi=truncation_psi,
-        noise_mode=noise_mode, chunk_frames=chunk_frames, videos_per_batch=videos_per_batch,
-        grid_columns=grid_columns, device=run_device,
-    )
-    total = timeline.num_frames
-    with click.progressbar(length=total * len(seed_list), label="frames", file=sys.stderr) as bar:
-        result = generate_videos(model, config, out_dir, progress=bar.update)
-    click.echo(
-        f"wrote {len(result.videos)} videos x {result.frames_per_video} frames (t = {timeline.start:g} .. "
-        f"{timeline.last:g}, step {step:g}, {config.out_fps:g} fps) and {result.grid} in {result.elapsed_s:.1f} s"
-    )
+        if seconds is not None:
+            timeline = Timeline.from_seconds(seconds, fps, start=start, step=step)
+        else:
+            timeline = Timeline(num_frames or 128, start=start, step=step)
+        config = VideoGenerationConfig(
+            seeds=seed_list, timestamps=timeline, out_fps=out_fps or fps / step, truncation_psi=truncation_psi,
+            noise_mode=noise_mode, chunk_frames=chunk_frames, videos_per_batch=videos_per_batch,
+            grid_columns=grid_columns, device=run_device,
+        )
+        total = timeline.num_frames
+        with click.progressbar(length=total * len(seed_list), label="frames", file=sys.stderr) as bar:
+            result = generate_videos(model, config, out_dir, progress=bar.update)
+        click.echo(
+            f"wrote {len(result.videos)} videos x {result.frames_per_video} frames (t = {timeline.start:g} .. "
+            f"{timeline.last:g}, step {step:g}, {config.out_fps:g} fps) and {result.grid} in {result.elapsed_s:.1f} s"
+        )
+    except OSError as error:  # an unwritable --out, a full disk
+        where = error.filename or out_dir
+        raise click.ClickException(f"cannot write {where} ({error.strerror or error}): choose a writable --out "
+                                   "(or free space there)") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,17 @@ def build_module(entry: dict[str, Any], name: str, path: Path) -> nn.Module:
     return builder(entry["config"])
 
 
+def load_stored_weights(module: nn.Module, state: dict[str, torch.Tensor], name: str, path: Path | str) -> None:
+    """``module.load_state_dict(state, strict=True)``; a tensor of another shape, a missing or an
+    unexpected key is a one-line ValueError naming the file and the network."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())
+        raise ValueError(f"{path}: network {name!r} does not fit the configuration stored with it ({detail[:300]}); "
+                         "the file was edited or damaged: use the checkpoint as training wrote it") from None
+
+
 def load_networks(path: str | Path, names: list[str] | None = None,
                   device: str | torch.device = "cpu") -> dict[str, nn.Module]:
     """{name: network} rebuilt from the stored configs with the stored weights (eval mode)."""
@@ -38,7 +49,7 @@ def load_networks(path: str | Path, names: list[str] | None = None,
         if name not in checkpoint.module_configs:
             raise KeyError(f"{path} holds no module {name!r}; it holds {sorted(checkpoint.module_configs)}")
         module = build_module(checkpoint.module_configs[name], name, checkpoint.path)
-        module.load_state_dict(checkpoint.state_dicts[name], strict=True)
+        load_stored_weights(module, checkpoint.state_dicts[name], name, checkpoint.path)
         networks[name] = module.eval().requires_grad_(False).to(device)
     return networks
 

@@ -45,7 +45,7 @@ def save_styleinv(
 
 def load_styleinv(path: str | Path, device: str | torch.device = "cpu") -> StyleInVGenerator:
     """Rebuild a StyleInVGenerator (eval mode, no gradients) from a checkpoint written by save_styleinv."""
-    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.networks import build_module, load_stored_weights
     from styleinv_model.checkpoints.safetensors_io import load_checkpoint
 
     checkpoint = load_checkpoint(path)
@@ -61,16 +61,16 @@ def load_styleinv(path: str | Path, device: str | torch.device = "cpu") -> Style
     if g_name is None:
         raise ValueError(f"{path} holds no image generator ('G' or 'G_ema'); modules: {sorted(names)}")
     image_generator = build_module(checkpoint.module_configs[g_name], g_name, checkpoint.path)
-    image_generator.load_state_dict(checkpoint.state_dicts[g_name], strict=True)
+    load_stored_weights(image_generator, checkpoint.state_dicts[g_name], g_name, checkpoint.path)
     model = StyleInVGenerator(image_generator, StyleInVConfig.from_dict(checkpoint.config["styleinv"]))
-    model.temporal_style.load_state_dict(checkpoint.state_dicts["temporal_style"], strict=True)
-    model.encoder.load_state_dict(checkpoint.state_dicts["encoder"], strict=True)
+    for module, name in ((model.temporal_style, "temporal_style"), (model.encoder, "encoder")):
+        load_stored_weights(module, checkpoint.state_dicts[name], name, checkpoint.path)
     return model.eval().requires_grad_(False).to(device)
 
 
 def load_image_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The image generator of a StyleInV or StyleGAN2 checkpoint (prefers G_ema, then G)."""
-    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.networks import build_module, load_stored_weights
     from styleinv_model.checkpoints.safetensors_io import load_checkpoint
 
     checkpoint = load_checkpoint(path)
@@ -78,14 +78,14 @@ def load_image_generator(path: str | Path, device: str | torch.device = "cpu") -
     for name in ("G_ema", "G"):
         if name in names:
             generator = build_module(checkpoint.module_configs[name], name, checkpoint.path)
-            generator.load_state_dict(checkpoint.state_dicts[name], strict=True)
+            load_stored_weights(generator, checkpoint.state_dicts[name], name, checkpoint.path)
             return generator.eval().requires_grad_(False).to(device)
     raise ValueError(f"{path} holds no image generator ('G_ema' or 'G'); modules: {sorted(names)}")
 
 
 def _from_training_checkpoint(path: str | Path, checkpoint: Any, device: str | torch.device) -> StyleInVGenerator:
     """A stage-3 training checkpoint: the EMA temporal style network and encoder over its G."""
-    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.networks import build_module, load_stored_weights
 
     names = set(checkpoint.state_dicts)
     styleinv = checkpoint.config.get("progress", {}).get("loop", {}).get("styleinv")
@@ -94,10 +94,10 @@ def _from_training_checkpoint(path: str | Path, checkpoint: Any, device: str | t
         raise ValueError(f"{path} is a {stage} training checkpoint, not a StyleInV (stage 3) one: use --image-only "
                          "for an image generator, or pass a stage-3 checkpoint")
     image_generator = build_module(checkpoint.module_configs["G"], "G", checkpoint.path)
-    image_generator.load_state_dict(checkpoint.state_dicts["G"], strict=True)
+    load_stored_weights(image_generator, checkpoint.state_dicts["G"], "G", checkpoint.path)
     model = StyleInVGenerator(image_generator, StyleInVConfig.from_dict(styleinv))
-    model.temporal_style.load_state_dict(checkpoint.state_dicts["temporal_style_ema"], strict=True)
-    model.encoder.load_state_dict(checkpoint.state_dicts["encoder_ema"], strict=True)
+    for module, name in ((model.temporal_style, "temporal_style_ema"), (model.encoder, "encoder_ema")):
+        load_stored_weights(module, checkpoint.state_dicts[name], name, checkpoint.path)
     return model.eval().requires_grad_(False).to(device)
 
 

@@ -22,7 +22,7 @@ def load_image_networks(path: str | Path) -> dict[str, nn.Module]:
         from styleinv_model.checkpoints.sg2ada_pickle import import_sg2ada_pickle
 
         return import_sg2ada_pickle(path)
-    from styleinv_model.checkpoints.networks import build_module
+    from styleinv_model.checkpoints.networks import build_module, load_stored_weights
     from styleinv_model.checkpoints.safetensors_io import load_checkpoint
 
     checkpoint = load_checkpoint(path)
@@ -32,7 +32,7 @@ def load_image_networks(path: str | Path) -> dict[str, nn.Module]:
         if entry is None or entry.get("class") not in ("Generator", "Discriminator"):
             continue
         module = build_module(entry, name, checkpoint.path)
-        module.load_state_dict(checkpoint.state_dicts[name], strict=True)
+        load_stored_weights(module, checkpoint.state_dicts[name], name, checkpoint.path)
         networks[name] = module
     if not networks:
         raise ValueError(f"{path} holds no StyleGAN2 networks (modules: {sorted(checkpoint.module_configs)}): "

@@ -135,3 +135,46 @@ def test_integer_frames_agree_with_the_real_image_generator(tiny_config_factory)
     alone = torch.cat([stream(ExplicitTimestamps((float(k),)), 1) for k in (0, 9, 23)], dim=1)
     assert (alone - whole[:, [0, 9, 23]]).abs().max() <= 1e-5
     assert (whole[:, 1:] - whole[:, :1]).abs().max() > 1e-3  # the frames do move
+
+
+def test_cli_refuses_a_damaged_checkpoint_and_an_unwritable_out(tmp_path, tiny_config_factory) -> None:
+    """Two one-line errors that were tracebacks: a checkpoint whose tensor shapes do not fit its stored
+    configuration (names the file and the network), and an --out folder that cannot be written."""
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    model = _real_model(tiny_config_factory)
+    good = save_styleinv(tmp_path / "good.safetensors", model)
+    tensors = load_file(str(good))
+    key = next(k for k in tensors if k.startswith("encoder.") and k.endswith("output_fc.weight"))
+    tensors[key] = tensors[key][:, :-1].contiguous()  # one input column short
+    from safetensors import safe_open
+
+    with safe_open(str(good), "pt") as handle:
+        metadata = handle.metadata()
+    damaged = tmp_path / "damaged.safetensors"
+    save_file(tensors, str(damaged), metadata=metadata)
+    runner = CliRunner()
+    result = runner.invoke(main, ["--checkpoint", str(damaged), "--out", str(tmp_path / "v"), "--seeds", "0",
+                                  "--frames", "2", "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    assert f"{damaged}: network 'encoder' does not fit the configuration stored with it" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+    locked = tmp_path / "read_only"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores the mode bits: make the target a file instead
+            os.chmod(locked, 0o700)
+            locked.rmdir()
+            locked.write_text("not a folder")
+        result = runner.invoke(main, ["--checkpoint", str(good), "--out", str(locked / "videos"), "--seeds", "0",
+                                      "--frames", "2", "--device", "cpu"])
+    finally:
+        if locked.is_dir():
+            os.chmod(locked, 0o700)
+    assert result.exit_code == 1, result.output
+    assert "cannot write" in result.output and "choose a writable --out" in result.output
+    assert "Traceback" not in result.output
