@@ -48,6 +48,7 @@ class VideoResult:
     elapsed_s: float = 0.0
     out_ids: list[str] = field(default_factory=list)
     interpolated: int = 0  # frames whose box was interpolated / reused (empty or missing evidence)
+    note: str | None = None  # why a done video wrote no frames (e.g. "no face found in any frame")
 
 
 @dataclass
@@ -61,6 +62,7 @@ class BatchSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     stale_params: int = 0  # skipped videos whose saved params differ from this run's
     interpolated: int = 0  # frames of this run's done videos with an interpolated / reused box
+    empty: list[tuple[str, str]] = field(default_factory=list)  # done videos that wrote no frames, and why
 
     @property
     def frames_per_s(self) -> float:
@@ -80,6 +82,10 @@ class BatchSummary:
                        "(per video: counts.interpolated in OUT/_meta/<id>.status.json)")
         if self.stale_params:
             out.append(f"note: {self.stale_params} skipped video(s) were made with other parameters; use --overwrite to redo them")
+        if self.empty:
+            out.append(f"note: {len(self.empty)} video(s) finished without writing a frame (nothing to crop in "
+                       "them; they are not in the dataset)")
+        out += [f"no output: {vid}: {reason}" for vid, reason in self.empty]
         out += [f"failed: {vid}: {reason}" for vid, reason in self.failures]
         return out
 
@@ -210,6 +216,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         frames_out=sum(o["frames"] for o in status["outputs"]), elapsed_s=status["elapsed_s"],
         out_ids=[o["out_id"] for o in status["outputs"]],
         interpolated=int(status["counts"].get("interpolated", 0) or 0),
+        note=status["counts"].get("reason") if status["state"] == "done" and not status["outputs"] else None,
     )
 
 
@@ -357,6 +364,8 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
                 summary.frames_out += result.frames_out
                 summary.interpolated += result.interpolated
                 done_out_ids += result.out_ids
+                if not result.out_ids:
+                    summary.empty.append((result.video_id, result.note or "no frames to write"))
             else:
                 summary.failed += 1
                 summary.failures.append((result.video_id, result.reason or "unknown error"))
@@ -366,6 +375,7 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
         assemble_zip(out_root, done_out_ids)
     summary.elapsed_s = time.perf_counter() - start
     summary.failures.sort()
+    summary.empty.sort()
     write_text_atomic(
         meta_dir(out_root) / "summary.json",
         json.dumps({"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,

@@ -33,12 +33,18 @@ def crop(*args: str):
 
 
 @pytest.fixture(scope="module")
-def cropped(dataset, tmp_path_factory) -> Path:
+def cropped_run(dataset, tmp_path_factory) -> tuple[Path, str]:
+    """(OUT, console output) of the FFHQ crop of the module's two videos."""
     out = tmp_path_factory.mktemp("out")
     result = crop(str(dataset), str(out), "--strategy", "ffhq", "--size", str(SIZE), "--set",
                   "strategies.ffhq.min_segment=4")
     assert result.exit_code == 0, result.output
-    return out
+    return out, result.output
+
+
+@pytest.fixture(scope="module")
+def cropped(cropped_run) -> Path:
+    return cropped_run[0]
 
 
 def test_face_video_is_cropped_with_a_provenance_sidecar(cropped):
@@ -55,12 +61,16 @@ def test_face_video_is_cropped_with_a_provenance_sidecar(cropped):
     assert sidecar["params"]["stabilize"]["num_boxes"] == 8
 
 
-def test_video_without_face_is_done_with_no_output_and_a_reason(cropped):
+def test_video_without_face_is_done_with_no_output_and_a_reason(cropped_run):
+    cropped, console = cropped_run
     status = json.loads((cropped / "_meta" / "noface.status.json").read_text())
     assert status["state"] == "done"
     assert status["outputs"] == []
     assert status["counts"]["reason"] == "no face found in any frame"
     assert not (cropped / "noface").exists()
+    # the console summary says so, naming the video (not only "2 done ... N frames")
+    assert "note: 1 video(s) finished without writing a frame" in console
+    assert "no output: noface: no face found in any frame" in console.splitlines()
 
 
 def test_reuse_landmarks_recrops_without_detectors(cropped, dataset, monkeypatch):
