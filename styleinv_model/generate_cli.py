@@ -149,7 +149,9 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
             grid_columns=grid_columns, device=run_device,
         )
         total = timeline.num_frames
-        with click.progressbar(length=total * len(seed_list), label="frames", file=sys.stderr) as bar:
+        from styleinv_data.progress import progress_bar
+
+        with progress_bar(total=total * len(seed_list), desc="generate", unit="frame") as bar:
             result = generate_videos(model, config, out_dir, progress=bar.update)
         click.echo(
             f"wrote {len(result.videos)} videos x {result.frames_per_video} frames (t = {timeline.start:g} .. "

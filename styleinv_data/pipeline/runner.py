@@ -355,9 +355,9 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
         else:
             todo.append(task)
     start, started_at = time.perf_counter(), time.time() - 1.0
-    from tqdm import tqdm
+    from styleinv_data.progress import progress_bar
 
-    with tqdm(total=len(todo), unit="video", disable=not recipe.run.progress or not todo, dynamic_ncols=True) as bar:
+    with progress_bar(total=len(todo), desc="crop", unit="video", disable=not recipe.run.progress or not todo) as bar:
         for result in _results_surviving_crashes(todo, recipe, started_at):
             if result.state == "done":
                 summary.done += 1
@@ -369,7 +369,7 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
             else:
                 summary.failed += 1
                 summary.failures.append((result.video_id, result.reason or "unknown error"))
-            bar.set_postfix(done=summary.done, failed=summary.failed)
+            bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
             bar.update(1)
     if recipe.output.layout == "zip":
         assemble_zip(out_root, done_out_ids)

@@ -120,8 +120,12 @@ def compare(fake_dir: Path, real_dir: Path | None, manifest: Path | None, split:
 
 
 def _progress(name: str):
+    from styleinv_data.progress import counter_line
+
+    last: list[float] = []
+
     def report(side: str, done: int, total: int) -> None:
-        click.echo(f"\r{name} [{side}]: {done}/{total}", nl=done == total, err=True)
+        counter_line(f"{name} [{side}]", done, total, last)
 
     return report
 

@@ -158,9 +158,9 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
     accumulator = ScalarAccumulator()
     bar = None
     if progress and info.is_main:
-        from tqdm import tqdm
+        from styleinv_data.progress import progress_bar
 
-        bar = tqdm(total=total, initial=state.step, desc=f"{stage.name}", unit="step", dynamic_ncols=True)
+        bar = progress_bar(total=total, initial=state.step, desc=f"{stage.name}", unit="step")
     started = time.time()
     start_step = state.step
     final: dict[str, float] = {}
@@ -197,7 +197,7 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
                 final = means
                 logger.log(done, state.kimg, means)
                 if bar is not None:
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]}, refresh=False)
             if info.is_main and config.run.metrics_every and done % config.run.metrics_every == 0:
                 metrics = stage.evaluate(done)
                 if metrics:
