@@ -70,6 +70,16 @@ def test_three_stages_finetune_and_generate(tiny_faces: Path, tiny_config, tmp_p
     res = runner.invoke(generate_main, ["--checkpoint", str(s2.last_checkpoint), "--out", str(out / "bad"),
                                         "--frames", "4", "--device", "cpu"])
     assert res.exit_code != 0 and "stage2 training checkpoint" in res.output
+    # a run folder stands for its latest checkpoint (as --resume takes it), and the CLI says which file
+    res = runner.invoke(generate_main, ["--checkpoint", str(s3.run_dir), "--out", str(out / "from_run"),
+                                        "--seeds", "0-1", "--frames", "8", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert f"loading {s3.last_checkpoint} (the run folder's latest checkpoint)" in res.output
+    with av.open(str(out / "from_run" / "seed0000.mp4")) as container, av.open(str(out / "plain" / "seed0000.mp4")) as ref:
+        assert [f.to_ndarray(format="rgb24").tobytes() for f in container.decode(video=0)] == \
+            [f.to_ndarray(format="rgb24").tobytes() for f in ref.decode(video=0)]
+    res = runner.invoke(generate_main, ["--checkpoint", str(tmp_path), "--out", str(out / "none"), "--device", "cpu"])
+    assert res.exit_code == 1 and "no checkpoints/latest.json" in res.output
 
 
 def test_stage1_starts_from_a_checkpoint(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
