@@ -3,8 +3,9 @@
 A run folder holds its resolved config (``config.yaml``, rewritten when a resume changes a safe
 setting); ``--resume RUN`` rebuilds the config from it, never from the bundled file or the CLI's
 defaults. A ``--set`` (or a flag such as ``--max-steps``) given with ``--resume`` may change only the
-settings that do not alter what the run computes (:data:`SAFE_RUN_KEYS`, :data:`SAFE_STAGE_KEYS`: how long it runs, how often it
-logs and checkpoints, where it reads the manifest from, which device and how many CPU threads);
+settings that do not alter what the run computes (:data:`SAFE_RUN_KEYS`, :data:`SAFE_STAGE_KEYS`: how
+long it runs, how often it logs and checkpoints, where it reads the manifest from, which device and
+how many CPU threads);
 each such change is printed. Any other change is refused with a one-line error naming the key and
 the override, because the continued run would no longer be the run that was started.
 """
