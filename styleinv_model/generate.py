@@ -170,6 +170,26 @@ def iter_frames(
         yield begin, model.frames_from_latents(context, w_t)
 
 
+def iter_uint8_frames(
+    model: StyleInVGenerator,
+    seeds: Sequence[int],
+    timestamps: Timestamps,
+    *,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    chunk_frames: int = 16,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index of the chunk's first frame, uint8 frames [B, T, H, W, 3])`` for the videos of ``seeds``,
+    chunk by chunk (what every writer of generated videos consumes). The values are clamped to the
+    image range by :func:`to_uint8`."""
+    with torch.no_grad():
+        context = prepare_videos(model, seeds, truncation_psi=truncation_psi, noise_mode=noise_mode, device=device)
+        motion = SeededMotionNoise(seeds, model.temporal_style.config.motion_dim)
+        for begin, frames in iter_frames(model, context, motion, timestamps, chunk_frames=chunk_frames):
+            yield begin, to_uint8(frames)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[..., 3, H, W] in [-1, 1] -> [..., H, W, 3] uint8 (StyleGAN's conversion)."""
     x = (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
@@ -280,22 +300,18 @@ def generate_videos(
         partial = [path.with_name(f".{path.stem}.partial.mp4") for path in paths]  # renamed when complete
         sinks = [open_sink(path, size, config.out_fps) for path in partial]
         try:
-            with torch.no_grad():
-                context = prepare_videos(
-                    model, batch_seeds, truncation_psi=config.truncation_psi, noise_mode=config.noise_mode, device=device
-                )
-                motion = SeededMotionNoise(batch_seeds, model.temporal_style.config.motion_dim)
-                for begin, frames in iter_frames(model, context, motion, config.timestamps, chunk_frames=config.chunk_frames):
-                    pixels = to_uint8(frames)
-                    for v, sink in enumerate(sinks):
-                        for k in range(pixels.shape[1]):
-                            sink.write(pixels[v, k])
+            for begin, pixels in iter_uint8_frames(model, batch_seeds, config.timestamps,
+                                                   truncation_psi=config.truncation_psi, noise_mode=config.noise_mode,
+                                                   chunk_frames=config.chunk_frames, device=device):
+                for v, sink in enumerate(sinks):
                     for k in range(pixels.shape[1]):
-                        column = column_of.get(begin + k)
-                        if column is not None:
-                            tiles[batch_start : batch_start + len(batch_seeds), column] = pixels[:, k]
-                    if progress is not None:
-                        progress(pixels.shape[0] * pixels.shape[1])
+                        sink.write(pixels[v, k])
+                for k in range(pixels.shape[1]):
+                    column = column_of.get(begin + k)
+                    if column is not None:
+                        tiles[batch_start : batch_start + len(batch_seeds), column] = pixels[:, k]
+                if progress is not None:
+                    progress(pixels.shape[0] * pixels.shape[1])
         except BaseException:
             for sink, path in zip(sinks, partial):
                 sink.abort()

@@ -54,17 +54,6 @@ def _random_init_model(resolution: int, preset: str):
     return StyleInVGenerator(image_generator, StyleInVConfig.faces(resolution)).eval().requires_grad_(False)
 
 
-def _latest_in_run_folder(run_dir: Path) -> Path:
-    """The checkpoint a training run folder's checkpoints/latest.json names (as --resume takes it)."""
-    from styleinv_model.train.state import latest_checkpoint
-
-    found = latest_checkpoint(run_dir)
-    if found is None:
-        raise FileNotFoundError(f"{run_dir}: no checkpoints/latest.json; pass a training run folder that has written "
-                                "a checkpoint, or a .safetensors file")
-    return found
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="styleinv-generate")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(path_type=Path),
@@ -128,7 +117,9 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
     run_device = _device(device)
     try:
         if checkpoint_path is not None and checkpoint_path.is_dir():
-            checkpoint_path = _latest_in_run_folder(checkpoint_path)
+            from styleinv_model.train.state import checkpoint_file
+
+            checkpoint_path = checkpoint_file(checkpoint_path)
             click.echo(f"loading {checkpoint_path} (the run folder's latest checkpoint)", err=True)
         if random_init:
             click.echo("WARNING: --random-init: untrained random weights, the output is noise (smoke test only)",

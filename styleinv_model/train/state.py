@@ -212,6 +212,18 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return path
 
 
+def checkpoint_file(path: Path | str) -> Path:
+    """`path` itself, or for a run folder the checkpoint its ``latest.json`` names (as --resume reads it)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = latest_checkpoint(path)
+    if found is None:
+        raise FileNotFoundError(f"{path}: no checkpoints/latest.json; pass a training run folder that has written a "
+                                "checkpoint, or a .safetensors file")
+    return found
+
+
 @dataclass
 class LoadedTrainingState:
     path: Path

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -80,6 +81,43 @@ def test_three_stages_finetune_and_generate(tiny_faces: Path, tiny_config, tmp_p
             [f.to_ndarray(format="rgb24").tobytes() for f in ref.decode(video=0)]
     res = runner.invoke(generate_main, ["--checkpoint", str(tmp_path), "--out", str(out / "none"), "--device", "cpu"])
     assert res.exit_code == 1 and "no checkpoints/latest.json" in res.output
+
+    # the one-call Python API (README): uint8 frames, the same video the CLI's writer receives
+    from styleinv_model import load_video_generator
+    from styleinv_model.generate import Timeline, VideoGenerationConfig, generate_videos
+
+    G = load_video_generator(s3.run_dir, device="cpu")
+    assert G.checkpoint == s3.last_checkpoint and G.resolution == 16
+    video = G.generate(seed=1, frames=8, step=1.0)
+    assert video.dtype == np.uint8 and video.shape == (8, 16, 16, 3)
+    written: dict[str, list[np.ndarray]] = {}
+
+    class ListSink:
+        def __init__(self, path, size, fps):
+            self.frames = written.setdefault(Path(path).name, [])
+
+        def write(self, frame):
+            self.frames.append(frame.copy())
+
+        def close(self):
+            pass
+
+        def abort(self):
+            pass
+
+    config = VideoGenerationConfig(seeds=[0, 1], timestamps=Timeline(8), chunk_frames=3, videos_per_batch=2)
+    generate_videos(G.model, config, out / "api_ref", sink_factory=ListSink)
+
+    def levels_apart(a: np.ndarray, b: np.ndarray) -> int:
+        # other chunk sizes are other batch shapes: values that agree to float32 rounding (~1e-7) can
+        # round to neighbouring uint8 levels at a boundary, never further apart
+        return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+
+    assert levels_apart(video, np.stack(written[".seed0001.partial.mp4"])) <= 1
+    # in pieces: frames 4..7 alone are the same frames; half steps add in-between frames
+    assert levels_apart(G.generate(seed=1, frames=4, start=4.0), video[4:]) <= 1
+    assert levels_apart(G.generate(seed=1, frames=16, step=0.5)[::2], video) <= 1
+    assert levels_apart(G.generate(seed=2, frames=8), video) > 10  # another seed is another video
 
 
 def test_stage1_starts_from_a_checkpoint(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
