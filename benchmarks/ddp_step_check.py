@@ -113,6 +113,7 @@ def probe(run_dir: Path, step: int, threads: int, out: Path, mbstd_group: int | 
             weights = {f"{name}.{key}": p.detach().clone() for name in ("G", "D")
                        for key, p in stage.modules()[name].named_parameters()}
             torch.save({"grad_G": grads[0], "grad_D": grads[1], "weights": weights}, out)
+        stage.close()
     finally:
         shutdown_distributed()
 

@@ -98,6 +98,7 @@ def train(stage: str, config: TrainConfig, manifest: Path | None = None, resume:
         run_dir, checkpoint = resume_target(resume)
         notes = check_resume_config(config_from_resolved(read_run_config(run_dir, checkpoint)), config)
     info = init_distributed(device_type(config.run.device))
+    finished = False
     try:
         if info.is_main:
             for note in notes:
@@ -105,9 +106,11 @@ def train(stage: str, config: TrainConfig, manifest: Path | None = None, resume:
         device = resolve_device(config.run.device, info)
         run_manifest = Path(config.run.manifest) if config.run.manifest else None
         stage_obj = stage_class(stage)(config, run_manifest, info, device)
-        return run_stage(stage_obj, resume=resume, run_name=name, progress=progress)
+        result = run_stage(stage_obj, resume=resume, run_name=name, progress=progress)
+        finished = True
+        return result
     finally:
-        shutdown_distributed()
+        shutdown_distributed(finished)
 
 
 def _common(function):

@@ -48,8 +48,13 @@ def init_distributed(device_type: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(finished: bool = False) -> None:
+    """Leave the process group. After a run that `finished` on every rank, the ranks first meet at a
+    barrier, so none tears its process down while another is still writing or communicating (after
+    an error there is no barrier: the other ranks may be gone)."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -83,6 +83,13 @@ class Stage:
     def start(self, step: int) -> None:
         """Called once before the first step to run (``step`` > 0 after a resume)."""
 
+    def close(self) -> None:
+        """Called once when the run ends (finished or not): stops the data stream's loader threads
+        (``self.batches``, set by ``start``), so none is still decoding while the process exits."""
+        batches = getattr(self, "batches", None)
+        if batches is not None and callable(getattr(batches, "close", None)):
+            batches.close()
+
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One optimisation step; returns its (detached) losses and statistics."""
         raise NotImplementedError
@@ -211,6 +218,7 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
             if bar is not None:
                 bar.update(1)
     finally:
+        stage.close()
         if bar is not None:
             bar.close()
         logger.close()

@@ -362,3 +362,26 @@ def test_training_files_honour_the_umask(tiny_faces, tiny_config, tmp_path) -> N
     assert {"config.yaml", "latest.json", "ckpt-00000002.safetensors", "ckpt-00000002.json"} <= set(modes_022)
     assert set(modes_022.values()) == {0o644}, modes_022
     assert set(modes_027.values()) == {0o640}, modes_027
+
+
+def test_a_finished_run_leaves_no_loader_thread_running(tiny_faces, tiny_config, tmp_path) -> None:
+    """The data stream's decoding threads are stopped when the run ends, not left to the interpreter's
+    exit (where a thread still inside torch while its statics are destroyed aborts the process)."""
+    import threading
+
+    from styleinv_model.train.cli import build_config, train
+
+    def loaders() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("styleinv-loader")]
+
+    import gc
+
+    assert not loaders()
+    cfg = build_config("stage1", str(tiny_config()), (), tmp_path / "runs", None, None, 2, None, None, None)
+    gc.disable()  # objects in reference cycles then live on, as they may until the interpreter exits
+    try:
+        train("stage1", cfg, tiny_faces, None, None, progress=False)
+        running = loaders()
+    finally:
+        gc.enable()
+    assert not running, f"loader threads still running after the run: {running}"
