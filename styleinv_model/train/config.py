@@ -271,8 +271,8 @@ def _coerce(value: Any, tp: Any, where: str, describe: Any = None) -> Any:
             raise ConfigError(f"{describe(where)}: expected an integer, got {value!r}")
         return value
     if tp is float:
-        if isinstance(value, str) and _float_literal(value) is not None:
-            value = _float_literal(value)
+        parsed = _float_literal(value) if isinstance(value, str) else None
+        value = parsed if parsed is not None else value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{describe(where)}: expected a number, got {value!r}")
         if not math.isfinite(float(value)):
