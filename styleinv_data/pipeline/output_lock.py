@@ -31,6 +31,12 @@ def lock_path(out_root: Path) -> Path:
     return meta_dir(out_root) / LOCK_NAME
 
 
+def not_writable(out_root: Path, error: OSError) -> RecipeError:
+    """The one-line error for an output folder that cannot be written."""
+    return RecipeError(f"{out_root}: output folder is not writable ({error.strerror or error}); choose another OUT or "
+                       "fix its permissions")
+
+
 def _holder(path: Path) -> str:
     try:
         info = json.loads(path.read_text() or "{}")
@@ -53,8 +59,7 @@ def output_lock(out_root: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise RecipeError(f"{out_root}: output folder is not writable ({e.strerror or e}); choose another OUT or "
-                          "fix its permissions") from e
+        raise not_writable(out_root, e) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

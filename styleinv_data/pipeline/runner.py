@@ -22,7 +22,7 @@ from styleinv_data.crop.plan import CropPlan
 from styleinv_data.io.probe import probe_source
 from styleinv_data.io.source import iter_source_frames
 from styleinv_data.io.writers import remove_path
-from styleinv_data.pipeline.output_lock import output_lock
+from styleinv_data.pipeline.output_lock import not_writable, output_lock
 from styleinv_data.pipeline.outputs import assemble_zip, remove_outputs
 from styleinv_data.pipeline.render import render_segments, render_streamed
 from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
@@ -242,9 +242,7 @@ def prepare_output(recipe: CropRecipe) -> Path:
         remove_path(partial_dir(out_root))  # stale partial outputs of an interrupted run
         write_text_atomic(meta_dir(out_root) / "recipe.yaml", recipe.to_yaml())
     except OSError as e:
-        raise RecipeError(
-            f"{out_root}: output folder is not writable ({e.strerror or e}); choose another OUT or fix its permissions"
-        ) from e
+        raise not_writable(out_root, e) from e
     return out_root
 
 
