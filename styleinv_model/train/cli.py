@@ -81,12 +81,14 @@ def build_config(stage: str, config: str, overrides: tuple[str, ...], outdir: Pa
 
 
 def train(stage: str, config: TrainConfig, manifest: Path | None = None, resume: Path | None = None,
-          name: str | None = None, progress: bool = True):
+          name: str | None = None, progress: bool = True, exit_when_distributed: bool = False):
     """Run one stage in this process (joining a torchrun process group when there is one).
 
     `manifest` (when given) is recorded in the config as ``run.manifest``; without it the config's
     is used. With `resume`, `config` must be the run's own (as :func:`resume_config` returns it): a
-    change of anything but the safe settings is refused, and each safe change is printed."""
+    change of anything but the safe settings is refused, and each safe change is printed.
+    `exit_when_distributed`: under torchrun, end the process once the run finished
+    (:func:`shutdown_distributed`; the CLI sets it)."""
     from styleinv_model.train.distributed import init_distributed, shutdown_distributed
     from styleinv_model.train.loop import device_type, resolve_device, run_stage
     from styleinv_model.train.resume import check_resume_config, read_run_config, resume_target
@@ -110,7 +112,7 @@ def train(stage: str, config: TrainConfig, manifest: Path | None = None, resume:
         finished = True
         return result
     finally:
-        shutdown_distributed(finished)
+        shutdown_distributed(finished, exit_process=exit_when_distributed)
 
 
 def _common(function):
@@ -181,7 +183,7 @@ def _make_command(stage: str, help_text: str) -> None:
             click.echo(f"error: {str(error).splitlines()[0]}", err=True)
             sys.exit(EXIT_CONFIG)
         try:
-            train(stage, config, None, resume, name, progress=not quiet)
+            train(stage, config, None, resume, name, progress=not quiet, exit_when_distributed=True)
         except NonFiniteLoss as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FAILED)

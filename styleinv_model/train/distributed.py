@@ -11,6 +11,7 @@ CPU runs use the gloo backend, CUDA runs NCCL.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -48,13 +49,23 @@ def init_distributed(device_type: str) -> DistInfo:
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank)
 
 
-def shutdown_distributed(finished: bool = False) -> None:
+def shutdown_distributed(finished: bool = False, exit_process: bool = False) -> None:
     """Leave the process group. After a run that `finished` on every rank, the ranks first meet at a
     barrier, so none tears its process down while another is still writing or communicating (after
-    an error there is no barrier: the other ranks may be gone)."""
+    an error there is no barrier: the other ranks may be gone).
+
+    With `exit_process` (the ``styleinv-train`` command under torchrun), a finished rank then ends
+    its process at once (``os._exit(0)``, output flushed) instead of tearing the process group and
+    the interpreter down: that teardown occasionally aborted a rank of a finished run here
+    (``terminate called without an active exception``, gloo, 2 processes), failing the run after
+    everything was saved. Nothing is left to do by then: the checkpoint is written and renamed."""
     if dist.is_available() and dist.is_initialized():
         if finished:
             dist.barrier()
+            if exit_process:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
         dist.destroy_process_group()
 
 
