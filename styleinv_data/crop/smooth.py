@@ -7,7 +7,11 @@ A quad is its centre ``c`` and half-side vector ``x`` (see :mod:`styleinv_data.c
 * ``local_quadratic``: at each frame, a Gaussian-weighted least-squares fit of a quadratic in time
   (a Savitzky-Golay filter with Gaussian weights), evaluated at that frame. It removes frame-to-frame
   noise like a Gaussian of the same sigma but follows constant velocity and acceleration without
-  bias, so quick moves are not rounded off.
+  bias. The quad is smoothed as centre (``sigma_center``), roll angle (``sigma_center``: a roll is
+  as quick as a move) and log size (``sigma_axes``), and the filter adapts to the motion: where
+  the fit departs from the raw value by more than the noise explains (``motion_noise_ratio``
+  times the noise estimated from the clip's own second differences), it hands over to the raw
+  value, so a sudden move, stop or roll is not rounded off.
 * ``one_euro``: the one-euro filter (Casiez et al. 2012) applied forward then backward and
   averaged, which cancels its lag; it smooths little when the face moves fast.
 
@@ -35,6 +39,7 @@ class SmoothOptions:
     min_cutoff: float = 1.0  # one_euro: cutoff frequency (Hz) when the face is still
     beta: float = 0.5  # one_euro: how fast the cutoff grows with the speed (per px/s)
     fps: float = 30.0
+    motion_noise_ratio: float = 3.0  # local_quadratic: hand over to the raw value beyond this many noise sigmas
 
     def __post_init__(self) -> None:
         if self.method not in SMOOTH_METHODS:
@@ -123,9 +128,49 @@ def smooth_quads(quads: np.ndarray, options: SmoothOptions) -> np.ndarray:
         centres = gaussian_smooth(centres, options.sigma_center)
         xs = gaussian_smooth(xs, options.sigma_axes)
     elif options.method == "local_quadratic":
-        centres = local_polynomial_smooth(centres, options.sigma_center)
-        xs = local_polynomial_smooth(xs, options.sigma_axes)
+        return _smooth_local_quadratic(centres, xs, options)
     else:
         centres = one_euro_smooth(centres, options)
         xs = one_euro_smooth(xs, options)
     return np.stack([quad_from_axes(c, x) for c, x in zip(centres, xs)])
+
+
+def noise_sigma(signal: np.ndarray) -> np.ndarray:
+    """Per-column frame-to-frame noise of a smooth signal, from the median absolute second difference.
+
+    For white noise of sigma s on a smooth path, the second difference has sigma ``sqrt(6) s``;
+    the median ignores the few frames where the motion itself changes fast.
+    """
+    flat = signal.reshape(len(signal), -1)
+    if len(flat) < 3:
+        return np.zeros(flat.shape[1])
+    d2 = flat[2:] - 2 * flat[1:-1] + flat[:-2]
+    return 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=0)), axis=0) / np.sqrt(6.0)
+
+
+def motion_adaptive(raw: np.ndarray, smoothed: np.ndarray, ratio: float) -> np.ndarray:
+    """Keep ``smoothed`` where it stays within ``ratio`` noise sigmas of ``raw``; hand over to
+    ``raw`` linearly between ``ratio`` and ``2 * ratio`` sigmas (per frame, all columns together)."""
+    if ratio <= 0 or len(raw) < 3:
+        return smoothed
+    flat_raw, flat_smooth = raw.reshape(len(raw), -1), smoothed.reshape(len(raw), -1)
+    sigma = np.maximum(noise_sigma(flat_raw), 1e-9)
+    departure = np.max(np.abs(flat_smooth - flat_raw) / sigma, axis=1)  # in noise sigmas
+    weight_raw = np.clip((departure - ratio) / ratio, 0.0, 1.0)[:, None]
+    return (flat_smooth + weight_raw * (flat_raw - flat_smooth)).reshape(raw.shape)
+
+
+def _smooth_local_quadratic(centres: np.ndarray, xs: np.ndarray, options: SmoothOptions) -> np.ndarray:
+    """Centre, roll and log size each by a local quadratic fit, adapted to the motion (module doc)."""
+    angle = np.unwrap(np.arctan2(xs[:, 1], xs[:, 0]))
+    log_size = np.log(np.maximum(np.hypot(xs[:, 0], xs[:, 1]), 1e-9))
+    # One noise scale for all: the angle and log size become pixels at the quad's corners.
+    size = float(np.exp(np.median(log_size)))
+    raw = np.concatenate([centres, (angle * size)[:, None], (log_size * size)[:, None]], axis=1)
+    smoothed = np.concatenate([
+        local_polynomial_smooth(raw[:, :3], options.sigma_center),
+        local_polynomial_smooth(raw[:, 3:], options.sigma_axes)], axis=1)
+    smoothed = motion_adaptive(raw, smoothed, options.motion_noise_ratio)
+    angle, scale = smoothed[:, 2] / size, np.exp(smoothed[:, 3] / size)
+    xs = np.stack([scale * np.cos(angle), scale * np.sin(angle)], axis=1)
+    return np.stack([quad_from_axes(c, x) for c, x in zip(smoothed[:, :2], xs)])

@@ -45,12 +45,21 @@ class TrackOptions:
     continuity_weight: float = 2.0  # main face choice: relative area + weight * IoU with the last box
     verify_face_px: int = 100  # confirmations detect in a crop around the track, scaled to this face size
     verify_context: float = 3.0  # ... the crop's side, in tracked-box sizes (0 px: the whole frame)
+    # A tracked frame is checked against the box its own landmarks imply (a landmarker pulls its
+    # points towards the box it is given, so a box placed off the face gives points between box
+    # and face). A frame without motion history, or whose disagreement (centre shift / box size
+    # + |log scale ratio|) exceeds ``verify_above``, is measured afresh from a detection around it.
+    verify_above: float = 0.03
+    motion_memory: int = 3  # the velocity estimate survives up to this many frames without a face
+    max_outside: float = 0.05  # landmarks further outside the frame (fraction of the face size) fail
 
     def __post_init__(self) -> None:
         if self.mode not in ("track", "detect"):
             raise ValueError(f"track mode {self.mode!r}: use track or detect")
         if self.detect_every < 0 or self.max_misses < 1:
             raise ValueError("detect_every must be >= 0 and max_misses >= 1")
+        if self.motion_memory < 0 or self.verify_above <= 0:
+            raise ValueError("motion_memory must be >= 0 and verify_above > 0")
 
 
 @dataclass
@@ -61,6 +70,8 @@ class FaceObservation:
     landmarks: np.ndarray | None = None
     spread: float = 0.0
     reason: str = ""  # why there is no face ("no detection", "left the frame", ...)
+    confidence: float = 0.0  # 1: every check passed with room to spare; 0: at a check's limit
+    check_failed: bool = False  # a face estimate was made here and rejected (never interpolated across)
 
 
 @dataclass
@@ -70,6 +81,9 @@ class TrackStats:
     tracks_lost: int = 0
     recalibrations: int = 0  # confirming detections that corrected the box placement
     invalidated: int = 0  # tracked frames discarded after a track failed verification
+    verifications: int = 0  # tracked frames checked by a detection (no motion history, or prediction missed)
+    reacquired: int = 0  # frames saved by a detection in the same frame after the track failed
+    failed_checks: int = 0  # frames where a face was found but its estimate failed a check
     lost_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -132,6 +146,15 @@ def visible_fraction(box_xyxy: np.ndarray, width: int, height: int) -> float:
     return float(iw * ih / area)
 
 
+def box_disagreement(box_a: np.ndarray, box_b: np.ndarray) -> float:
+    """Centre shift in units of ``box_a``'s size, plus the absolute log ratio of their sizes."""
+    a, b = np.asarray(box_a, dtype=np.float64), np.asarray(box_b, dtype=np.float64)
+    size_a = float(np.sqrt(max(a[2] - a[0], 1e-6) * max(a[3] - a[1], 1e-6)))
+    size_b = float(np.sqrt(max(b[2] - b[0], 1e-6) * max(b[3] - b[1], 1e-6)))
+    shift = float(np.linalg.norm((a[:2] + a[2:]) / 2.0 - (b[:2] + b[2:]) / 2.0)) / size_a
+    return shift + abs(float(np.log(size_b / size_a)))
+
+
 def pick_main_face(detections: list[FaceDetection], previous_box: np.ndarray | None,
                    continuity_weight: float) -> FaceDetection | None:
     """The main face: largest, unless another one continues the previous box."""
@@ -156,6 +179,7 @@ class FaceTracker:
         self.stats = TrackStats()
         self._reset()
         self._last_box: np.ndarray | None = None  # last known face box, for continuity across gaps
+        self._motion: list[tuple[int, np.ndarray]] = []  # last two trusted (frame, landmarks), across tracks
 
     def _reset(self) -> None:
         self._calibration: BoxCalibration | None = None
@@ -163,7 +187,6 @@ class FaceTracker:
         self._ramp_to: BoxCalibration | None = None
         self._ramp_step = 0
         self._prev: np.ndarray | None = None
-        self._prev2: np.ndarray | None = None
         self._since_detect = 0
         self._misses = 0
         self._pending: list[FaceObservation] = []  # tracked frames since the last confirmation
@@ -212,6 +235,45 @@ class FaceTracker:
             return None
         return result
 
+    def _confidence(self, result, disagreement: float) -> float:
+        """1 minus the largest check value as a fraction of its limit (0: at a limit)."""
+        o = self.options
+        worst = max(result.spread / o.max_spread, max(result.follow, 0.0) / o.max_follow,
+                    disagreement / o.verify_above)
+        return float(np.clip(1.0 - worst, 0.0, 1.0))
+
+    def _outside(self, landmarks: np.ndarray, width: int, height: int) -> bool:
+        """Whether points lie outside the frame by more than ``max_outside`` of the face size.
+
+        Points the landmarker could not see are guesses (a face entering or leaving the frame).
+        """
+        lo, hi = landmarks.min(0), landmarks.max(0)
+        size = max(float(np.max(hi - lo)), 1.0)
+        beyond = max(0.0, -lo[0], -lo[1], hi[0] - width, hi[1] - height)
+        return beyond > self.options.max_outside * size
+
+    def _remember(self, index: int, landmarks: np.ndarray) -> None:
+        self._motion = [*self._motion[-1:], (index, landmarks)]
+
+    def _predict(self, index: int) -> np.ndarray:
+        """The landmarks expected at ``index``: the last ones moved by the last velocity.
+
+        The velocity comes from the last two trusted frames, which may straddle a lost frame or a
+        re-detection (up to ``motion_memory`` frames apart), so a track restarted mid-motion
+        still predicts the motion.
+        """
+        return self._prediction(index)[0]
+
+    def _prediction(self, index: int) -> tuple[np.ndarray, bool]:
+        """``_predict`` and whether it had a velocity (False: the last landmarks as they were)."""
+        last_index, last = self._motion[-1]
+        if not self.options.predict_motion or len(self._motion) < 2:
+            return last, False
+        before_index, before = self._motion[-2]
+        if last_index - before_index > self.options.motion_memory + 1:
+            return last, False
+        return last + (last - before) * ((index - last_index) / (last_index - before_index)), True
+
     def _acquire(self, frame: np.ndarray, index: int, detections: list[FaceDetection] | None = None) -> FaceObservation:
         if detections is None:
             detections = self._detect(frame)
@@ -223,27 +285,54 @@ class FaceTracker:
             # Second pass on an upright crop, as every tracked frame will be measured.
             measured = self._measure(frame, face.box_xyxy, index, roll_degrees(measured.landmarks))
         if measured is None:
-            return FaceObservation(index, "none", box_xyxy=face.box_xyxy, reason="no face in the detected box")
+            return FaceObservation(index, "none", box_xyxy=face.box_xyxy, reason="no face in the detected box",
+                                   check_failed=True)
+        h, w = frame.shape[:2]
+        if self._outside(measured.landmarks, w, h):
+            return FaceObservation(index, "none", box_xyxy=face.box_xyxy, reason="face not fully in the frame",
+                                   check_failed=True)
         if self.options.mode == "track":
             self._calibration = BoxCalibration.fit(face.box_xyxy, measured.landmarks)
-            self._prev, self._prev2 = measured.landmarks, None
+            if self._motion:
+                # Keep the velocity only if this face continues the last one (near where it went).
+                last_index = self._motion[-1][0]
+                expected = self._predict(index)
+                shift = np.linalg.norm(measured.landmarks.mean(0) - expected.mean(0))
+                if index - last_index > self.options.motion_memory + 1 or \
+                        shift > 2.0 * landmark_frame(measured.landmarks)[1]:
+                    self._motion = []
+            self._remember(index, measured.landmarks)
+            self._prev = measured.landmarks
             self._since_detect = 0
             self._misses = 0
             self._pending = []
             self.stats.tracks_started += 1
         self._last_box = face.box_xyxy
-        return FaceObservation(index, "detected", face.box_xyxy, measured.landmarks, measured.spread)
+        return FaceObservation(index, "detected", face.box_xyxy, measured.landmarks, measured.spread,
+                               confidence=self._confidence(measured, 0.0))
+
+    def _recover(self, frame: np.ndarray, index: int, reason: str, box: np.ndarray | None) -> FaceObservation:
+        """The track failed a check on this frame: drop the track and detect the face afresh here."""
+        self._lose(reason)
+        obs = self._acquire(frame, index)
+        if obs.source == "detected":
+            self.stats.reacquired += 1
+            return obs
+        # A frame where the detector finds no face either (a blank frame, an occlusion) holds no
+        # face estimate: a short gap of them may be interpolated. A face found but rejected, or
+        # one leaving the frame, may not.
+        failed = obs.check_failed or reason == "left the frame"
+        self.stats.failed_checks += failed
+        return FaceObservation(index, "none", box_xyxy=box, reason=f"{reason}; {obs.reason}" if not failed else reason,
+                               check_failed=failed)
 
     def _track(self, frame: np.ndarray, index: int, history: list[FaceObservation]) -> FaceObservation:
         assert self._calibration is not None and self._prev is not None
         h, w = frame.shape[:2]
-        predicted = self._prev
-        if self.options.predict_motion and self._prev2 is not None:
-            predicted = self._prev + (self._prev - self._prev2)
+        predicted, has_velocity = self._prediction(index)
         box = self._calibration.box_for(predicted)
         if visible_fraction(box, w, h) < self.options.min_visible:
-            self._lose("left the frame")
-            return FaceObservation(index, "none", box_xyxy=box, reason="left the frame")
+            return self._recover(frame, index, "left the frame", box)
         self._since_detect += 1
         confirming: FaceDetection | None = None
         if self.options.detect_every and (self._since_detect >= self.options.detect_every or self._misses):
@@ -260,23 +349,40 @@ class FaceTracker:
                     # The face has not been seen since the last confirmation: drop those frames.
                     for obs in self._pending:
                         history[obs.frame_index - history[0].frame_index] = FaceObservation(
-                            obs.frame_index, "none", reason="track not confirmed")
+                            obs.frame_index, "none", reason="track not confirmed", check_failed=True)
                         self.stats.invalidated += 1
                     self._lose("not confirmed by the detector")
                     return self._acquire(frame, index, detections)
         roll = roll_degrees(predicted) if self.options.derotate else 0.0
         measured = self._measure(frame, box, index, roll)
         if measured is None:
-            self._lose("no face in the tracked box")
-            return FaceObservation(index, "none", box_xyxy=box, reason="no face in the tracked box")
+            return self._recover(frame, index, "no face in the tracked box", box)
+        disagreement = box_disagreement(box, self._calibration.box_for(measured.landmarks))
+        if confirming is None and (not has_velocity or disagreement > self.options.verify_above):
+            # No motion history, or the prediction missed: a landmarker given a box off the face
+            # returns points between box and face that can pass every other check. The frame is
+            # measured afresh from a detection around the box instead.
+            self.stats.verifications += 1
+            detections = self._detect_around(frame, box)
+            implied = self._calibration.box_for(measured.landmarks)
+            boxes = np.stack([d.box_xyxy for d in detections]) if detections else np.zeros((0, 4))
+            overlap = np.maximum(box_iou(box, boxes), box_iou(implied, boxes)) if len(boxes) else np.zeros(0)
+            if not len(overlap) or overlap.max() < self.options.match_iou:
+                return self._recover(frame, index, "tracked box not confirmed by a detection", box)
+            self._reset()
+            self.stats.reacquired += 1
+            return self._acquire(frame, index, [detections[int(np.argmax(overlap))]])
+        if self._outside(measured.landmarks, w, h):
+            return self._recover(frame, index, "face not fully in the frame", box)
         step = landmark_frame(measured.landmarks)[1] / landmark_frame(self._prev)[1]
         if abs(np.log(step)) > np.log1p(self.options.max_scale_step):
-            self._lose("face scale jumped")
-            return FaceObservation(index, "none", box_xyxy=box, reason="face scale jumped")
-        self._prev2, self._prev = self._prev, measured.landmarks
+            return self._recover(frame, index, "face scale jumped", box)
+        self._prev = measured.landmarks
+        self._remember(index, measured.landmarks)
         self._last_box = box
         self._advance_calibration(confirming, measured.landmarks)
-        obs = FaceObservation(index, "tracked", box, measured.landmarks, measured.spread)
+        obs = FaceObservation(index, "tracked", box, measured.landmarks, measured.spread,
+                              confidence=self._confidence(measured, disagreement))
         self._pending.append(obs)
         return obs
 
@@ -322,10 +428,17 @@ class FaceTracker:
 class GapOptions:
     max_gap: int = 8  # face-less runs up to this many frames inside a segment are interpolated
     min_segment: int = 16  # output clips shorter than this are dropped (recorded in the stats)
+    # A gap is interpolated only if a straight line fits the motion around it: the predicted
+    # error of linear interpolation (from the velocities at its ends, see ``interpolation_error``)
+    # must stay under this many output pixels at 256. A gap holding a frame whose estimate failed
+    # a check is never interpolated.
+    max_interp_error: float = 4.0
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or self.min_segment < 1:
             raise ValueError("max_gap must be >= 0 and min_segment >= 1")
+        if self.max_interp_error < 0:
+            raise ValueError("max_interp_error must be >= 0")
 
 
 @dataclass
@@ -337,6 +450,7 @@ class FaceTimeline:
     segments: list[tuple[int, int]]  # half-open [start, stop)
     dropped: list[dict]  # {"start", "stop", "reason"} runs that were not kept
     counts: dict[str, int]
+    confidence: list[float | None] = field(default_factory=list)  # per frame (None: no face)
 
 
 def _runs(flags: list[bool]) -> list[tuple[int, int]]:
@@ -353,33 +467,80 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
     return runs
 
 
+def interpolation_error(landmarks: list[np.ndarray | None], start: int, stop: int, size: int = 256) -> float:
+    """Predicted worst error (output pixels at ``size``) of interpolating ``[start, stop)`` linearly.
+
+    Under constant acceleration, a straight line between the gap's ends misses the path by
+    ``|v_end - chord| * (g + 1) / 4`` at most, where ``v_end`` is the quad corners' velocity at
+    either end and ``chord`` the line's velocity. ``inf`` when neither end has a velocity.
+    """
+    from styleinv_data.crop.ffhq import ffhq_quad  # noqa: PLC0415
+
+    a, b = landmarks[start - 1], landmarks[stop]
+    assert a is not None and b is not None
+    qa, qb = ffhq_quad(a), ffhq_quad(b)
+    span = stop - start + 1
+    chord = (qb - qa) / span
+    side = max(float(np.hypot(*(qa[3] - qa[0]))), 1e-6)
+    misses = []
+    before = landmarks[start - 2] if start >= 2 else None
+    after = landmarks[stop + 1] if stop + 1 < len(landmarks) else None
+    if before is not None and before.shape == a.shape:
+        misses.append(np.max(np.hypot(*((qa - ffhq_quad(before)) - chord).T)))
+    if after is not None and after.shape == b.shape:
+        misses.append(np.max(np.hypot(*((ffhq_quad(after) - qb) - chord).T)))
+    if not misses:
+        return float("inf")
+    return float(max(misses) * span / 4.0 * size / side)
+
+
 def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOptions()) -> FaceTimeline:
     """Interpolate short face-less runs between faces; split on long ones; drop short clips.
 
     Leading and trailing face-less frames are trimmed (nothing to interpolate towards). A run
-    longer than ``max_gap`` splits the video. Clips shorter than ``min_segment`` are dropped.
+    longer than ``max_gap``, holding a frame whose estimate failed a check, or around which the
+    motion is not straight enough (``max_interp_error``) splits the video. Clips shorter than
+    ``min_segment`` are dropped.
     """
     n = len(observations)
     landmarks: list[np.ndarray | None] = [o.landmarks for o in observations]
     sources = [o.source if o.landmarks is not None else "none" for o in observations]
+    confidence: list[float | None] = [o.confidence if o.landmarks is not None else None for o in observations]
     have = [lm is not None for lm in landmarks]
     dropped: list[dict] = []
+    not_interpolated: dict[tuple[int, int], str] = {}
+    measured = list(landmarks)
     for start, stop in _runs([not h for h in have]):
         if start == 0 or stop == n:
             continue
-        if stop - start <= options.max_gap:
-            a, b = landmarks[start - 1], landmarks[stop]
-            assert a is not None and b is not None
-            if a.shape != b.shape:
-                continue
-            for i in range(start, stop):
-                t = (i - start + 1) / (stop - start + 1)
-                landmarks[i] = (1.0 - t) * a + t * b
-                sources[i] = "interpolated"
+        if stop - start > options.max_gap:
+            continue
+        a, b = measured[start - 1], measured[stop]
+        assert a is not None and b is not None
+        if a.shape != b.shape:
+            continue
+        if any(observations[i].check_failed for i in range(start, stop)):
+            not_interpolated[(start, stop)] = "a face estimate failed a check here"
+            continue
+        error = interpolation_error(measured, start, stop)
+        if error > options.max_interp_error:
+            not_interpolated[(start, stop)] = (f"motion too uneven to interpolate (predicted error {error:.1f} px "
+                                               f"at 256 > max_interp_error={options.max_interp_error:g})"
+                                               if np.isfinite(error) else "no motion estimate at either end")
+            continue
+        ends = min(confidence[start - 1] or 0.0, confidence[stop] or 0.0)
+        for i in range(start, stop):
+            t = (i - start + 1) / (stop - start + 1)
+            landmarks[i] = (1.0 - t) * a + t * b
+            sources[i] = "interpolated"
+            confidence[i] = float(ends * max(0.0, 1.0 - error / max(options.max_interp_error, 1e-9)))
     face_runs = _runs([lm is not None for lm in landmarks])
     for start, stop in _runs([lm is None for lm in landmarks]):
         reasons = sorted({observations[i].reason for i in range(start, stop) if observations[i].reason})
-        dropped.append({"start": start, "stop": stop, "reason": "no face: " + (", ".join(reasons) or "not found")})
+        reason = "no face: " + (", ".join(reasons) or "not found")
+        if (start, stop) in not_interpolated:
+            reason += f"; not interpolated: {not_interpolated[(start, stop)]}"
+        dropped.append({"start": start, "stop": stop, "reason": reason})
     segments = []
     for start, stop in face_runs:
         if stop - start < options.min_segment:
@@ -391,6 +552,8 @@ def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOpti
     counts = {"frames": n, "no_face": sum(1 for s in sources if s == "none")}
     for key in ("detected", "tracked", "interpolated"):
         counts[key] = sum(1 for s in sources if s == key)
+    counts["failed_check"] = sum(1 for o in observations if o.check_failed)
+    counts["gaps_not_interpolated"] = len(not_interpolated)
     counts["segments"] = len(segments)
     counts["frames_kept"] = sum(b - a for a, b in segments)
-    return FaceTimeline(landmarks, sources, segments, dropped, counts)
+    return FaceTimeline(landmarks, sources, segments, dropped, counts, confidence)

@@ -35,14 +35,19 @@ STRATEGY_NAME = "ffhq"
 @dataclass
 class FfhqFramePlan(FramePlan):
     """A :class:`FramePlan` (``quad`` + averaged ``landmarks``) that also records, in the sidecar,
-    the box the landmarks were measured in (``face_box_xyxy``; provenance only, not used to render)."""
+    the box the landmarks were measured in (``face_box_xyxy``; provenance only, not used to render)
+    and how far the frame's estimate stayed from the tracker's check limits (``confidence``; for an
+    interpolated frame, the lower of its ends' reduced by the gap's predicted interpolation error)."""
 
     face_box_xyxy: np.ndarray | None = None
+    confidence: float | None = None  # 1: every check passed with room to spare; 0: at a check's limit
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         if self.face_box_xyxy is not None:
             out["face_box_xyxy"] = np.asarray(self.face_box_xyxy, dtype=np.float64).round(3).tolist()
+        if self.confidence is not None:
+            out["confidence"] = round(float(self.confidence), 4)
         return out
 
 # Every option of the strategy (the recipe section `strategies.ffhq` may only use these keys).
@@ -123,32 +128,49 @@ def backends_for(faces: FaceBackendConfig):
     return _backends(faces)
 
 
-def saved_face_boxes(sidecar: Path | None) -> dict[int, np.ndarray]:
-    """``face_box_xyxy`` per frame from a plan sidecar's raw JSON (empty when unavailable)."""
+@dataclass
+class SavedFrameFields:
+    """What a plan sidecar records per frame beyond :class:`FramePlan` (keyed by source frame)."""
+
+    face_boxes: dict[int, np.ndarray]
+    confidence: dict[int, float]
+
+
+def saved_frame_fields(sidecar: Path | None) -> SavedFrameFields:
+    """``face_box_xyxy`` and ``confidence`` per frame from a plan sidecar's raw JSON (empty when unavailable)."""
+    empty = SavedFrameFields({}, {})
     if sidecar is None or not Path(sidecar).is_file():
-        return {}
+        return empty
     try:
         frames = json.loads(Path(sidecar).read_text()).get("frames", [])
-        return {int(f["frame_index"]): np.asarray(f["face_box_xyxy"], dtype=np.float64)
-                for f in frames if f.get("face_box_xyxy") is not None}
+        return SavedFrameFields(
+            {int(f["frame_index"]): np.asarray(f["face_box_xyxy"], dtype=np.float64)
+             for f in frames if f.get("face_box_xyxy") is not None},
+            {int(f["frame_index"]): float(f["confidence"]) for f in frames if f.get("confidence") is not None})
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return empty
 
 
-def observations_from_plan(plan: CropPlan, boxes: dict[int, np.ndarray] | None = None) -> list[FaceObservation]:
+def observations_from_plan(plan: CropPlan, saved: SavedFrameFields | None = None) -> list[FaceObservation]:
     """Per-frame observations recovered from a saved plan (interpolated frames count as missing).
 
-    Indices are relative to the plan's span (``stats["span_start"]``, 0 for whole videos).
+    Frames whose estimate failed a check (``stats["failed_check_frames"]``) stay failed, so new gap
+    rules never interpolate across them. A plan written before confidences were recorded reads
+    as confidence 1. Indices are relative to the plan's span (``stats["span_start"]``, 0 for whole
+    videos).
     """
     offset = int(plan.stats.get("span_start", 0))
     n = int(plan.stats.get("frames", 0)) or (max((f.frame_index - offset for f in plan.frames), default=-1) + 1)
-    boxes = boxes or {}
-    obs = [FaceObservation(i, "none", reason="no face in the saved plan") for i in range(n)]
+    saved = saved or SavedFrameFields({}, {})
+    failed = {int(i) - offset for i in plan.stats.get("failed_check_frames", [])}
+    obs = [FaceObservation(i, "none", reason="a face estimate failed a check" if i in failed else
+                           "no face in the saved plan", check_failed=i in failed) for i in range(n)]
     for f in plan.frames:
         i = f.frame_index - offset
         if f.landmarks is None or f.source == "interpolated" or not 0 <= i < n:
             continue
-        obs[i] = FaceObservation(i, "tracked", boxes.get(f.frame_index), f.landmarks)
+        obs[i] = FaceObservation(i, "tracked", saved.face_boxes.get(f.frame_index), f.landmarks,
+                                 confidence=saved.confidence.get(f.frame_index, 1.0))
     return obs
 
 
@@ -172,7 +194,7 @@ def build_plan(video_id: str, observations: list[FaceObservation], options: Ffhq
         source = timeline.sources[i]
         frames.append(FfhqFramePlan(i, "reused" if reused and source != "interpolated" else source,  # type: ignore[arg-type]
                                     quad=quads[i], landmarks=lm, face_box_xyxy=observations[i].box_xyxy
-                                    if source != "interpolated" else None))
+                                    if source != "interpolated" else None, confidence=timeline.confidence[i]))
     if len(timeline.segments) == 1:
         segments = [Segment(video_id, *timeline.segments[0])]
     else:
@@ -180,6 +202,9 @@ def build_plan(video_id: str, observations: list[FaceObservation], options: Ffhq
     stats: dict[str, Any] = dict(timeline.counts)
     stats["lost_face"] = sum(1 for d in timeline.dropped if d["reason"].startswith("no face"))
     stats["dropped"] = timeline.dropped
+    stats["failed_check_frames"] = [i for i, o in enumerate(observations) if o.check_failed]
+    kept = [timeline.confidence[i] for a, b in timeline.segments for i in range(a, b)]
+    stats["confidence_min"] = round(float(min(kept)), 4) if kept else None
     if not segments:
         stats["reason"] = ("no face found in any frame" if timeline.counts["no_face"] == len(observations)
                            else f"no face run reaches min_segment={options.gaps.min_segment} frames")
@@ -222,6 +247,7 @@ def shift_plan(plan: CropPlan, offset: int) -> CropPlan:
     for d in plan.stats.get("dropped", []):
         d["start"] += offset
         d["stop"] += offset
+    plan.stats["failed_check_frames"] = [i + offset for i in plan.stats.get("failed_check_frames", [])]
     plan.stats["span_start"] = offset
     return plan
 
@@ -262,10 +288,9 @@ class FfhqStrategy:
         size = (int(info.width), int(info.height)) if info is not None else None
         previous = inputs.get("previous_plan")
         if previous is not None and previous.strategy == STRATEGY_NAME:
-            boxes = saved_face_boxes(self._sidecar(inputs.get("recipe"), video_id))
+            saved = saved_frame_fields(self._sidecar(inputs.get("recipe"), video_id))
             offset = int(previous.stats.get("span_start", 0))
-            boxes = {i - offset: b for i, b in boxes.items()}
-            plan = build_plan(video_id, observations_from_plan(previous, boxes), options,
+            plan = build_plan(video_id, observations_from_plan(previous, saved), options,
                               size or previous.source_size, reused=True)
             return shift_plan(plan, offset)
         open_frames = inputs.get("open_frames")

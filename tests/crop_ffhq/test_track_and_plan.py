@@ -120,8 +120,11 @@ def test_same_seed_gives_identical_crops_other_seed_differs(moving_face_frames):
     assert not all(np.array_equal(fa.quad, fc.quad) for fa, fc in zip(a.frames, c.frames))
 
 
+FIVE_POINTS = np.array([[100.0, 100.0], [140.0, 100.0], [120.0, 120.0], [108.0, 140.0], [132.0, 140.0]])
+
+
 def test_fill_gaps_trims_ends_and_drops_short_clips():
-    lm = np.zeros((5, 2))
+    lm = FIVE_POINTS.copy()
     obs = [FaceObservation(i, "none", reason="no face detected") for i in range(20)]
     for i in list(range(2, 6)) + list(range(8, 18)):
         obs[i] = FaceObservation(i, "tracked", None, lm + i)
@@ -133,6 +136,45 @@ def test_fill_gaps_trims_ends_and_drops_short_clips():
     wide = fill_gaps(obs, GapOptions(max_gap=2, min_segment=5))
     assert wide.segments == [(2, 18)] and wide.counts["interpolated"] == 2
     np.testing.assert_allclose(wide.landmarks[6], lm + 6)
+
+
+def _moving_observations(positions, missing=(), failed=()):
+    obs = []
+    for i, x in enumerate(positions):
+        if i in missing or i in failed:
+            obs.append(FaceObservation(i, "none", reason="no face detected" if i in missing else "face scale jumped",
+                                       check_failed=i in failed))
+        else:
+            obs.append(FaceObservation(i, "tracked", None, FIVE_POINTS + [x, 0.0], confidence=0.9))
+    return obs
+
+
+def test_a_gap_in_steady_motion_is_interpolated_with_a_confidence():
+    timeline = fill_gaps(_moving_observations([3.0 * i for i in range(20)], missing=(9, 10)), GapOptions(min_segment=5))
+    assert timeline.segments == [(0, 20)] and timeline.sources[9] == "interpolated"
+    np.testing.assert_allclose(timeline.landmarks[10], FIVE_POINTS + [30.0, 0.0], atol=1e-9)
+    assert timeline.confidence[9] == pytest.approx(0.9)  # a straight line: no predicted error
+    assert timeline.confidence[8] == 0.9
+
+
+def test_a_gap_where_the_motion_stops_is_not_interpolated():
+    """The face moves 12 px/frame (the quad is ~150 px: ~20 px/frame at 256) then stops inside the gap:
+    a straight line between the gap's ends would be ~10 px off at 256. The video splits instead."""
+    positions = [12.0 * min(i, 10) for i in range(24)]
+    timeline = fill_gaps(_moving_observations(positions, missing=(9, 10, 11)), GapOptions(min_segment=5))
+    assert timeline.segments == [(0, 9), (12, 24)]
+    assert "motion too uneven" in timeline.dropped[0]["reason"]
+    assert timeline.counts["gaps_not_interpolated"] == 1
+
+
+def test_a_gap_holding_a_failed_check_is_never_interpolated():
+    obs = _moving_observations([1.0 * i for i in range(20)], failed=(9,))
+    timeline = fill_gaps(obs, GapOptions(min_segment=5))
+    assert timeline.segments == [(0, 9), (10, 20)]
+    assert "failed a check" in timeline.dropped[0]["reason"]
+    assert timeline.counts["failed_check"] == 1
+    assert fill_gaps(_moving_observations([1.0 * i for i in range(20)], missing=(9,)),
+                     GapOptions(min_segment=5)).segments == [(0, 20)]
 
 
 def test_box_calibration_reproduces_the_box_and_turns_with_the_face():
@@ -200,7 +242,8 @@ def test_five_point_landmarker_tracks_and_gives_the_same_quads(moving_face_frame
     opts = options()
     five = FaceTracker(detector, FivePoints(), opts.stabilize, opts.track).run(moving_face_frames[:20])
     full = FaceTracker(detector, FivePoints().inner, opts.stabilize, opts.track).run(moving_face_frames[:20])
-    assert [o.source for o in five] == ["detected"] + ["tracked"] * 19
+    # Frame 1 has no motion history yet: it is measured afresh from a detection, then tracked.
+    assert [o.source for o in five] == ["detected"] * 2 + ["tracked"] * 18
     for a, b in zip(five, full):
         assert a.landmarks.shape == (5, 2)
         assert np.hypot(*(ffhq_quad(a.landmarks) - ffhq_quad(b.landmarks)).T).mean() < 3.0
