@@ -94,6 +94,11 @@ def test_reuse_landmarks_recrops_without_detectors(cropped, dataset, monkeypatch
     assert max(moved) > 0  # the new smoothing was applied to the saved landmarks
     sidecar = json.loads((cropped / "_meta" / "face.plan.json").read_text())
     assert sidecar["frames"][0]["face_box_xyxy"] is not None  # the boxes survive a reuse
+    # ... and so do the per-frame confidences
+    first = json.loads(json.dumps(before.to_json()))["frames"][0]
+    assert 0.0 < sidecar["frames"][0]["confidence"] <= 1.0
+    assert sidecar["stats"]["confidence_min"] is not None
+    assert first["frame_index"] == sidecar["frames"][0]["frame_index"]
     assert len(sorted((cropped / "face").glob("*.jpg"))) == 20
 
 

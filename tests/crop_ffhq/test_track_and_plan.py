@@ -247,3 +247,18 @@ def test_five_point_landmarker_tracks_and_gives_the_same_quads(moving_face_frame
     for a, b in zip(five, full):
         assert a.landmarks.shape == (5, 2)
         assert np.hypot(*(ffhq_quad(a.landmarks) - ffhq_quad(b.landmarks)).T).mean() < 3.0
+
+
+def test_a_reused_plan_keeps_its_failed_frames_failed():
+    """--reuse-landmarks with wider gap rules must not interpolate across a frame that failed a check."""
+    from styleinv_data.pipeline.ffhq_strategy import build_plan, observations_from_plan
+
+    obs = _moving_observations([1.0 * i for i in range(20)], failed=(9,))
+    plan = build_plan("v", obs, options(min_segment=5), (640, 480))
+    assert plan.stats["failed_check_frames"] == [9]
+    assert [(s.start, s.stop) for s in plan.segments] == [(0, 9), (10, 20)]
+    again = observations_from_plan(plan)
+    assert again[9].check_failed and not again[8].check_failed
+    reused = build_plan("v", again, options(min_segment=5, max_gap=3), (640, 480), reused=True)
+    assert [(s.start, s.stop) for s in reused.segments] == [(0, 9), (10, 20)]
+    assert all(f.confidence == pytest.approx(0.9) or f.source != "interpolated" for f in plan.frames)
