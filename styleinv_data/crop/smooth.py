@@ -7,8 +7,9 @@ A quad is its centre ``c`` and half-side vector ``x`` (see :mod:`styleinv_data.c
 * ``local_quadratic``: at each frame, a Gaussian-weighted least-squares fit of a quadratic in time
   (a Savitzky-Golay filter with Gaussian weights), evaluated at that frame. It removes frame-to-frame
   noise like a Gaussian of the same sigma but follows constant velocity and acceleration without
-  bias. The quad is smoothed as centre (``sigma_center``), roll angle (``sigma_center``: a roll is
-  as quick as a move) and log size (``sigma_axes``), and the filter adapts to the motion: where
+  bias. The quad is smoothed as centre (``sigma_center``), roll angle (``sigma_roll``, 2 frames:
+  a head rolls about as quickly as it moves) and log size (``sigma_axes``), and the filter adapts
+  to the motion: where
   the fit departs from the raw value by more than the noise explains (``motion_noise_ratio``
   times the noise estimated from the clip's own second differences), it hands over to the raw
   value, so a sudden move, stop or roll is not rounded off.
@@ -39,12 +40,13 @@ class SmoothOptions:
     min_cutoff: float = 1.0  # one_euro: cutoff frequency (Hz) when the face is still
     beta: float = 0.5  # one_euro: how fast the cutoff grows with the speed (per px/s)
     fps: float = 30.0
-    motion_noise_ratio: float = 3.0  # local_quadratic: hand over to the raw value beyond this many noise sigmas
+    motion_noise_ratio: float = 10.0  # local_quadratic: hand over to the raw value beyond this many noise sigmas
+    sigma_roll: float = 2.0  # local_quadratic: frames, for the roll angle
 
     def __post_init__(self) -> None:
         if self.method not in SMOOTH_METHODS:
             raise ValueError(f"smooth method {self.method!r}: use one of {', '.join(SMOOTH_METHODS)}")
-        if self.sigma_center < 0 or self.sigma_axes < 0:
+        if self.sigma_center < 0 or self.sigma_axes < 0 or self.sigma_roll < 0 or self.motion_noise_ratio < 0:
             raise ValueError("smoothing sigmas must be >= 0")
 
 
@@ -168,7 +170,8 @@ def _smooth_local_quadratic(centres: np.ndarray, xs: np.ndarray, options: Smooth
     size = float(np.exp(np.median(log_size)))
     raw = np.concatenate([centres, (angle * size)[:, None], (log_size * size)[:, None]], axis=1)
     smoothed = np.concatenate([
-        local_polynomial_smooth(raw[:, :3], options.sigma_center),
+        local_polynomial_smooth(raw[:, :2], options.sigma_center),
+        local_polynomial_smooth(raw[:, 2:3], options.sigma_roll),
         local_polynomial_smooth(raw[:, 3:], options.sigma_axes)], axis=1)
     smoothed = motion_adaptive(raw, smoothed, options.motion_noise_ratio)
     angle, scale = smoothed[:, 2] / size, np.exp(smoothed[:, 3] / size)

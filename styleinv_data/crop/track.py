@@ -369,9 +369,15 @@ class FaceTracker:
             overlap = np.maximum(box_iou(box, boxes), box_iou(implied, boxes)) if len(boxes) else np.zeros(0)
             if not len(overlap) or overlap.max() < self.options.match_iou:
                 return self._recover(frame, index, "tracked box not confirmed by a detection", box)
-            self._reset()
-            self.stats.reacquired += 1
-            return self._acquire(frame, index, [detections[int(np.argmax(overlap))]])
+            face = detections[int(np.argmax(overlap))]
+            placed = self._placed_from_detection(frame, index, face, roll_degrees(measured.landmarks))
+            if placed is None:
+                # The track's box placement does not fit this detection: start a new track here.
+                self._reset()
+                self.stats.reacquired += 1
+                return self._acquire(frame, index, [face])
+            measured, box, disagreement = placed
+            self._misses, self._pending = 0, []  # a detection confirmed the track here
         if self._outside(measured.landmarks, w, h):
             return self._recover(frame, index, "face not fully in the frame", box)
         step = landmark_frame(measured.landmarks)[1] / landmark_frame(self._prev)[1]
@@ -385,6 +391,27 @@ class FaceTracker:
                               confidence=self._confidence(measured, disagreement))
         self._pending.append(obs)
         return obs
+
+    def _placed_from_detection(self, frame: np.ndarray, index: int, face: FaceDetection, roll: float):
+        """Landmarks measured in the track's own box placement around where a detection puts the face.
+
+        The detection's box locates the face; the landmarks it gives set where the track's box
+        goes, and the frame is measured again in that box, so the frame stays consistent with the
+        track's calibration (a new track would restart it from one detection's noise). ``None``
+        when that second measurement does not agree with its box either.
+        """
+        assert self._calibration is not None
+        located = self._measure(frame, face.box_xyxy, index, roll)
+        if located is None:
+            return None
+        box = self._calibration.box_for(located.landmarks)
+        measured = self._measure(frame, box, index, roll_degrees(located.landmarks))
+        if measured is None:
+            return None
+        disagreement = box_disagreement(box, self._calibration.box_for(measured.landmarks))
+        if disagreement > self.options.verify_above:
+            return None
+        return measured, box, disagreement
 
     def _advance_calibration(self, confirming: FaceDetection | None, landmarks: np.ndarray) -> None:
         """Low-frequency correction of the box placement from the detector, spread over K frames.

@@ -71,6 +71,8 @@ FFHQ_DEFAULTS: dict[str, Any] = {
     "smooth": "none",  # none | local_quadratic (recommended) | gaussian (STIT's) | one_euro
     "smooth_sigma_center": 1.0,
     "smooth_sigma_axes": 3.0,
+    "smooth_sigma_roll": 2.0,  # local_quadratic: frames, for the roll angle
+    "smooth_motion_ratio": 10.0,  # local_quadratic: keep the raw quad where the fit departs > this many noise sigmas
     "pad": True,  # FFHQ reflect-pad + blur where the quad leaves the frame (False: black)
     # Which sources: every video under INPUT (videos), DeeperForensics' front camera + uniform
     # light (deeperforensics), or CelebV-HQ clips cut by celebvhq_info.json (celebvhq).
@@ -111,7 +113,9 @@ class FfhqOptions:
             gaps = GapOptions(max_gap=int(opts["max_gap"]), min_segment=int(opts["min_segment"]))
             smooth = SmoothOptions(method=str(opts["smooth"]),  # type: ignore[arg-type]
                                    sigma_center=float(opts["smooth_sigma_center"]),
-                                   sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0)
+                                   sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0,
+                                   sigma_roll=float(opts["smooth_sigma_roll"]),
+                                   motion_noise_ratio=float(opts["smooth_motion_ratio"]))
         except (TypeError, ValueError) as e:
             raise ValueError(f"strategies.ffhq: {e}") from e
         return cls(faces, stabilize, track, gaps, smooth, WarpOptions(pad=bool(opts["pad"])))
