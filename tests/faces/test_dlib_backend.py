@@ -57,3 +57,27 @@ def test_not_a_predictor_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="bad.dat: not a dlib shape predictor"):
         DlibLandmarker(bad)
+
+
+def test_the_cached_detector_gives_dlibs_detections_and_a_damaged_cache_is_rebuilt(astronaut_rgb, tmp_path,
+                                                                                    monkeypatch):
+    """The detector is loaded from a copy in dlib's own format (~1 ms instead of ~0.25 s per process)."""
+    import dlib
+
+    from styleinv_data.faces.dlib_backend import frontal_face_detector
+
+    monkeypatch.setenv("STYLEINV_CACHE", str(tmp_path))
+    reference = dlib.get_frontal_face_detector().run(astronaut_rgb, 1, -0.5)
+    first = frontal_face_detector(dlib)  # builds and writes the copy
+    (copy,) = (tmp_path / "dlib").glob("frontal_face_detector-*.svm")
+    cached = frontal_face_detector(dlib)  # loads the copy
+    for detector in (first, cached):
+        rects, scores, kinds = detector.run(astronaut_rgb, 1, -0.5)
+        assert [(r.left(), r.top(), r.right(), r.bottom()) for r in rects] == \
+            [(r.left(), r.top(), r.right(), r.bottom()) for r in reference[0]]
+        assert scores == reference[1] and kinds == reference[2]
+    copy.write_bytes(b"not a detector")
+    again = frontal_face_detector(dlib)
+    assert again.run(astronaut_rgb, 1, -0.5)[1] == reference[1]
+    assert copy.stat().st_size > 1000  # rewritten
+    assert not list((tmp_path / "dlib").glob("*.tmp"))
