@@ -35,6 +35,17 @@ def _drain(stream, tail: collections.deque) -> None:
     stream.close()
 
 
+def rawvideo_command(path: Path, pix_fmt: str, threads: int, target: str) -> list[str]:
+    """The ffmpeg command that decodes every frame of ``path`` (passthrough, no rotation) as raw
+    ``pix_fmt`` into ``target`` (``pipe:`` or a file)."""
+    return (
+        ffmpeg.input(str(path), threads=threads, noautorotate=None)
+        .output(target, format="rawvideo", pix_fmt=pix_fmt, threads=1, **passthrough_args())
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-y")
+        .compile(cmd=ffmpeg_executable())
+    )
+
+
 def iter_video_frames(
     path: Path | str,
     *,
@@ -59,12 +70,7 @@ def iter_video_frames(
         raise ValueError(f"pix_fmt {pix_fmt!r}: use one of {', '.join(PIX_FMTS)}")
     width, height = info.width, info.height
     frame_bytes = {"rgb24": width * height * 3, "gray": width * height, "yuv420p": yuv420_frame_bytes(width, height)}[pix_fmt]
-    cmd = (
-        ffmpeg.input(str(path), threads=threads, noautorotate=None)
-        .output("pipe:", format="rawvideo", pix_fmt=pix_fmt, threads=1, **passthrough_args())
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
-        .compile(cmd=ffmpeg_executable())
-    )
+    cmd = rawvideo_command(path, pix_fmt, threads, "pipe:")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=frame_bytes)
     tail: collections.deque = collections.deque(maxlen=20)
     drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is in the pinned environment
-    numba = None
+import importlib.util
+
+# numba is imported on the first conversion, not with this module (~0.15 s a process that never
+# converts, e.g. an FFHQ crop, would pay at start-up).
+_HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 # libswscale's inverse tables (crv, cbu, cgu, cgv in 16.16, already scaled by 255/224) and its luma
 # gain for limited range (255/219 in 16.16, integer division), rounded to the 13-bit coefficients its
@@ -133,8 +134,24 @@ def source_matrix(info) -> str:
     return MATRIX_OF_COLOR_SPACE[info.color_space]
 
 
+class _LazyJit:
+    """``numba.njit(cache=True, nogil=True)(fn)``, compiled (or loaded from numba's cache) on first call."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.compiled = None
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args):
+        if self.compiled is None:
+            import numba  # noqa: PLC0415
+
+            self.compiled = numba.njit(cache=True, nogil=True)(self.fn)
+        return self.compiled(*args)
+
+
 def _jit(fn):
-    return numba.njit(cache=True, nogil=True)(fn) if numba is not None else fn
+    return _LazyJit(fn) if _HAVE_NUMBA else fn
 
 
 @_jit
@@ -154,7 +171,7 @@ def gray_from_limited_y(y_plane: np.ndarray) -> np.ndarray:
     A single-threaded numba loop: ``cv2.LUT`` is about as fast alone but runs on OpenCV's thread pool;
     with it and ``cv2.reduce`` (the mask box) the crop cost ~0.2 ms more CPU per frame on a busy
     2-core machine (docs/bench_crop.md)."""
-    if numba is not None:
+    if _HAVE_NUMBA:
         return _apply_lut(y_plane, GRAY_FROM_LIMITED_Y)
     return GRAY_FROM_LIMITED_Y[y_plane]  # pragma: no cover - numba is in the pinned environment
 
@@ -205,7 +222,7 @@ def crop_yuv420_rgb(
         raise ValueError(f"unknown pad mode {pad_mode!r}; use edge or constant")
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"empty window [{x0}, {x1}) x [{y0}, {y1})")
-    if numba is None:  # pragma: no cover - numba is in the pinned environment
+    if not _HAVE_NUMBA:  # pragma: no cover - numba is in the pinned environment
         return _crop_convert_numpy(frame, x0, y0, x1, y1, pad_mode, pad_value)
     out = np.empty((y1 - y0, (x1 - x0) * 3), np.uint8)
     _crop_convert(frame.y, frame.u, frame.v, _LUTS[frame.matrix], int(x0), int(y0), out, pad_mode == "edge", int(pad_value))

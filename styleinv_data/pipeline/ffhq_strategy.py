@@ -74,6 +74,9 @@ FFHQ_DEFAULTS: dict[str, Any] = {
     "smooth_sigma_roll": 2.0,  # local_quadratic: frames, for the roll angle
     "smooth_motion_ratio": 10.0,  # local_quadratic: keep the raw quad where the fit departs > this many noise sigmas
     "pad": True,  # FFHQ reflect-pad + blur where the quad leaves the frame (False: black)
+    # Videos whose raw RGB frames fit this many MiB are decoded once, ahead, into a scratch file
+    # ($STYLEINV_TMP, else /dev/shm) while the models load; plan and render both read it (0: off).
+    "decode_ahead_mb": 512,
     # Which sources: every video under INPUT (videos), DeeperForensics' front camera + uniform
     # light (deeperforensics), or CelebV-HQ clips cut by celebvhq_info.json (celebvhq).
     "dataset": "videos",
@@ -283,6 +286,32 @@ class FfhqStrategy:
     def __init__(self, options: dict[str, Any], recipe: Any = None) -> None:
         self.raw_options = dict(options)
         self.options = FfhqOptions.from_dict(self.raw_options)
+        try:
+            self.decode_ahead_bytes = int(float(self.raw_options.get("decode_ahead_mb", FFHQ_DEFAULTS["decode_ahead_mb"]))
+                                          * 2 ** 20)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"strategies.ffhq.decode_ahead_mb: {e}") from e
+        self._ahead: Any = None  # DecodedAhead of the video being cropped, read again by render
+
+    def _start_decode_ahead(self, video_path: Path, inputs: dict[str, Any]) -> Any:
+        """Start decoding the whole video into a scratch file when it is small enough (else None)."""
+        from styleinv_data.io.decode_ahead import DecodedAhead, raw_rgb_bytes  # noqa: PLC0415
+
+        info = inputs.get("info")
+        if (info is None or getattr(info, "kind", None) != "video" or inputs.get("start_sec") is not None
+                or self.decode_ahead_bytes <= 0 or not 0 < raw_rgb_bytes(info) <= self.decode_ahead_bytes):
+            return None
+        recipe = inputs.get("recipe")
+        threads = int(getattr(getattr(recipe, "run", None), "decode_threads", 1) or 1)
+        try:
+            return DecodedAhead(Path(video_path), info, threads=threads)
+        except OSError:
+            return None  # no scratch space: stream as usual
+
+    def open_render_frames(self) -> Iterable[np.ndarray] | None:
+        """The frames decoded ahead for the plan (no second decode), else None (the runner decodes)."""
+        ahead, self._ahead = self._ahead, None
+        return ahead.frames() if ahead is not None else None
 
     def plan(self, video_id: str, video_path: Path, **inputs: Any) -> CropPlan:
         """Plan a video; with ``start_sec``/``end_sec`` inputs (CelebV-HQ clips) only that span."""
@@ -297,15 +326,26 @@ class FfhqStrategy:
             plan = build_plan(video_id, observations_from_plan(previous, saved), options,
                               size or previous.source_size, reused=True)
             return shift_plan(plan, offset)
+        if self._ahead is not None:
+            self._ahead.close()
+        self._ahead = self._start_decode_ahead(video_path, inputs)
         open_frames = inputs.get("open_frames")
-        if open_frames is None:
+        if self._ahead is not None:
+            frames = self._ahead.frames()  # waits for ffmpeg on the first frame, after the models load
+        elif open_frames is None:
             from styleinv_data.io.source import iter_source_frames  # noqa: PLC0415
 
             frames = iter_source_frames(video_path, info=info)
         else:
             frames = open_frames()
         if inputs.get("start_sec") is None:
-            return plan_frames(video_id, frames, options, size)
+            try:
+                return plan_frames(video_id, frames, options, size)
+            except BaseException:
+                if self._ahead is not None:
+                    self._ahead.close()  # stop ffmpeg, remove the scratch file
+                    self._ahead = None
+                raise
         from styleinv_data.sources.celebvhq import span_to_frames  # noqa: PLC0415
 
         start, stop = span_to_frames(float(inputs["start_sec"]), float(inputs["end_sec"]), fps,
