@@ -196,12 +196,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.movedim(-3, -1).cpu().numpy()
 
 
-def save_grid(path: Path, tiles: np.ndarray) -> Path:
-    """Save tiles [rows, cols, H, W, 3] uint8 as one PNG."""
+def save_grid(path: Path, tiles: np.ndarray, labels: Sequence[str] | None = None, min_row_px: int = 0) -> Path:
+    """Save tiles [rows, cols, H, W, 3] uint8 as one PNG (see :func:`~styleinv_model.video_outputs.labelled_grid`
+    for the labels and the upscaling)."""
     from PIL import Image
 
-    rows, cols, height, width, _ = tiles.shape
-    grid = tiles.transpose(0, 2, 1, 3, 4).reshape(rows * height, cols * width, 3)
+    from styleinv_model.video_outputs import labelled_grid
+
+    grid = labelled_grid(tiles, labels, min_row_px)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     Image.fromarray(grid).save(tmp)
@@ -222,6 +224,8 @@ class VideoGenerationConfig:
     grid_columns: int = 8
     device: str = "cpu"
     crf: int = 18
+    output_format: str = "mp4"  # mp4 | frames (a PNG folder per video) | gif
+    grid_row_px: int = 512  # the grid is upscaled until a row is at least this wide; rows labelled by seed
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -232,6 +236,10 @@ class VideoGenerationConfig:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
         if self.videos_per_batch < 1 or self.chunk_frames < 1 or self.grid_columns < 0:
             raise ValueError("videos_per_batch and chunk_frames must be >= 1, grid_columns >= 0")
+        from styleinv_model.video_outputs import OUTPUT_FORMATS
+
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output format {self.output_format!r}: use one of {', '.join(OUTPUT_FORMATS)}")
 
 
 @dataclass
@@ -251,20 +259,6 @@ def grid_frame_indices(num_frames: int, columns: int) -> list[int]:
     return sorted({int(round(i * (num_frames - 1) / (columns - 1))) for i in range(columns)}) if columns > 1 else [0]
 
 
-class _FrameSink(Protocol):
-    def write(self, frame: np.ndarray) -> None: ...
-
-    def close(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-
-def _open_mp4(path: Path, size: int, fps: float, crf: int) -> _FrameSink:
-    from styleinv_data.io.encode import Mp4Encoder
-
-    return Mp4Encoder(path, size, size, fps, crf=crf)
-
-
 def generate_videos(
     model: StyleInVGenerator,
     config: VideoGenerationConfig,
@@ -273,12 +267,14 @@ def generate_videos(
     sink_factory: Any = None,
     progress: Any = None,
 ) -> GenerationResult:
-    """Generate one mp4 per seed (``seed{SEED:04d}.mp4``) plus ``grid.png`` under ``out_dir``.
+    """Generate one video per seed plus ``grid.png`` (seed-labelled rows) under ``out_dir``.
 
-    Each mp4 is written as ``.seed{SEED:04d}.partial.mp4`` and renamed when complete; on an error
-    the partial files are removed.
+    ``config.output_format``: ``seed{SEED:04d}.mp4``, a ``seed{SEED:04d}/`` folder of PNG frames, or
+    ``seed{SEED:04d}.gif`` (:mod:`styleinv_model.video_outputs`). Each is written under a partial
+    name (``.seed{SEED:04d}.partial.mp4``, ...) and renamed when complete; on an error the partial
+    outputs are removed.
 
-    ``sink_factory(path, size, fps)`` may replace the mp4 writer (tests, benchmarks).
+    ``sink_factory(path, size, fps)`` may replace the writer (tests, benchmarks).
     ``progress(new_frames)`` is called after every chunk with the number of frames just written.
     """
     out = Path(out_dir)
@@ -292,13 +288,23 @@ def generate_videos(
     tiles = np.zeros((len(seeds), len(columns), size, size, 3), dtype=np.uint8)
     result = GenerationResult(frames_per_video=config.timestamps.num_frames)
     started = time.perf_counter()
-    open_sink = sink_factory or (lambda path, size_, fps: _open_mp4(path, size_, fps, config.crf))
+    from styleinv_model.video_outputs import open_sink as open_output, output_path, partial_path, publish, remove_output
+
+    open_sink = sink_factory or (lambda path, size_, fps: open_output(config.output_format, path, size_, fps,
+                                                                      config.crf))
 
     for batch_start in range(0, len(seeds), config.videos_per_batch):
         batch_seeds = seeds[batch_start : batch_start + config.videos_per_batch]
-        paths = [out / f"seed{seed:04d}.mp4" for seed in batch_seeds]
-        partial = [path.with_name(f".{path.stem}.partial.mp4") for path in paths]  # renamed when complete
-        sinks = [open_sink(path, size, config.out_fps) for path in partial]
+        paths = [output_path(out, seed, config.output_format) for seed in batch_seeds]
+        partial = [partial_path(path) for path in paths]  # renamed when complete
+        sinks = []
+        try:
+            for path in partial:
+                sinks.append(open_sink(path, size, config.out_fps))
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
         try:
             for begin, pixels in iter_uint8_frames(model, batch_seeds, config.timestamps,
                                                    truncation_psi=config.truncation_psi, noise_mode=config.noise_mode,
@@ -315,15 +321,16 @@ def generate_videos(
         except BaseException:
             for sink, path in zip(sinks, partial):
                 sink.abort()
-                path.unlink(missing_ok=True)
+                if path.exists():
+                    remove_output(path)
             raise
         for sink, tmp_path, path in zip(sinks, partial, paths):
             sink.close()
             if tmp_path.exists():
-                tmp_path.replace(path)
+                publish(tmp_path, path)
         result.videos.extend(paths)
     if columns:
-        result.grid = save_grid(out / "grid.png", tiles)
+        result.grid = save_grid(out / "grid.png", tiles, [f"seed {seed}" for seed in seeds], config.grid_row_px)
     result.elapsed_s = time.perf_counter() - started
     return result
 
@@ -374,6 +381,7 @@ def generate_images(
     tiles = np.zeros((rows, columns, *images[0].shape), dtype=np.uint8)
     for i, image in enumerate(images):
         tiles[i // columns, i % columns] = image
-    result.grid = save_grid(out / "grid.png", tiles)
+    labels = [", ".join(f"{seed}" for seed in seeds[r * columns:(r + 1) * columns]) for r in range(rows)]
+    result.grid = save_grid(out / "grid.png", tiles, [f"seeds {label}" for label in labels], 512)
     result.elapsed_s = time.perf_counter() - started
     return result

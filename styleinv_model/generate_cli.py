@@ -86,6 +86,11 @@ def _random_init_model(resolution: int, preset: str):
 @click.option("--videos-per-batch", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--grid-columns", type=click.IntRange(min=0), default=8, show_default=True,
               help="Frames per video in grid.png (0 = no grid).")
+@click.option("--format", "output_format", type=click.Choice(["mp4", "frames", "gif"]), default="mp4",
+              show_default=True, help="mp4 files, a folder of PNG frames per video, or looping GIFs.")
+@click.option("--as-frames", is_flag=True, help="Same as --format frames (StyleGAN-V's generate.py layout).")
+@click.option("--grid-row-px", type=click.IntRange(min=0), default=512, show_default=True,
+              help="grid.png is upscaled (nearest) until a row of frames is at least this wide; rows are labelled by seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--image-only", is_flag=True, help="Only the first frames G(w0), as PNGs.")
 @click.option("--generator", "generator_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -98,13 +103,17 @@ def _random_init_model(resolution: int, preset: str):
 def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: int | None, seed_start: int,
          num_frames: int | None, seconds: float | None, fps: float, start: float, step: float,
          out_fps: float | None, truncation_psi: float, noise_mode: str, chunk_frames: int, videos_per_batch: int,
-         grid_columns: int, device: str, image_only: bool, generator_path: Path | None, random_init: bool,
-         resolution: int, preset: str) -> None:
+         grid_columns: int, output_format: str, as_frames: bool, grid_row_px: int, device: str, image_only: bool,
+         generator_path: Path | None, random_init: bool, resolution: int, preset: str) -> None:
     """Generate StyleInV videos of any length (any timestamps: --start/--step) or images."""
     from styleinv_model.generate import Timeline, VideoGenerationConfig, generate_images, generate_videos
     from styleinv_model.styleinv.checkpoint import load_image_generator, load_styleinv
 
     seed_list = list(range(seed_start, seed_start + num_videos)) if num_videos else parse_seeds(seeds)
+    if as_frames:
+        if output_format not in ("mp4", "frames"):
+            raise click.UsageError(f"--as-frames and --format {output_format} exclude each other")
+        output_format = "frames"
     if num_frames is not None and seconds is not None:
         raise click.UsageError("give either --frames or --seconds, not both")
     if checkpoint_path is None and not random_init:
@@ -152,7 +161,7 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
         config = VideoGenerationConfig(
             seeds=seed_list, timestamps=timeline, out_fps=out_fps or fps / step, truncation_psi=truncation_psi,
             noise_mode=noise_mode, chunk_frames=chunk_frames, videos_per_batch=videos_per_batch,
-            grid_columns=grid_columns, device=run_device,
+            grid_columns=grid_columns, device=run_device, output_format=output_format, grid_row_px=grid_row_px,
         )
         total = timeline.num_frames
         from styleinv_data.progress import progress_bar
@@ -160,7 +169,7 @@ def main(checkpoint_path: Path | None, out_dir: Path, seeds: str, num_videos: in
         with progress_bar(total=total * len(seed_list), desc="generate", unit="frame") as bar:
             result = generate_videos(model, config, out_dir, progress=bar.update)
         click.echo(
-            f"wrote {len(result.videos)} videos x {result.frames_per_video} frames (t = {timeline.start:g} .. "
+            f"wrote {len(result.videos)} videos ({output_format}) x {result.frames_per_video} frames (t = {timeline.start:g} .. "
             f"{timeline.last:g}, step {step:g}, {config.out_fps:g} fps) and {result.grid} in {result.elapsed_s:.1f} s"
         )
     except OSError as error:  # an unwritable --out, a full disk

@@ -136,6 +136,15 @@ def _new_run_dir(config: TrainConfig, run_name: str | None, info: DistInfo) -> P
     return Path(run_dir)
 
 
+def _remove_failed_start(run_dir: Path) -> None:
+    """Remove a run folder this run created when it failed before its first step (config and logs only)."""
+    import shutil  # noqa: PLC0415
+
+    if any(p.suffix == ".safetensors" for p in run_dir.rglob("*")):
+        return  # never delete a checkpoint
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = None,
               progress: bool = True) -> RunResult:
     """Train `stage` to its total steps (resuming when asked); returns where and how far it got."""
@@ -148,6 +157,7 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
     run_dir, resume_from = resume_target(resume)
     torch.manual_seed(config.run.seed)  # identical initial weights on every rank
     stage.build()  # before the run folder exists: a bad input leaves nothing behind
+    created = run_dir is None
     if run_dir is None:
         run_dir = _new_run_dir(config, run_name, info)
     state = TrainingState()
@@ -217,6 +227,13 @@ def run_stage(stage: Stage, resume: Path | None = None, run_name: str | None = N
                 stage.snapshot(run_dir, done)
             if bar is not None:
                 bar.update(1)
+    except BaseException:
+        if created and state.step == start_step and info.is_main:
+            # The run failed before its first step completed (a generator that does not fit the
+            # data, a shape error on the first batch): nothing worth keeping was written.
+            logger.close()
+            _remove_failed_start(run_dir)
+        raise
     finally:
         stage.close()
         if bar is not None:

@@ -79,7 +79,8 @@ def test_cli_writes_videos_grid_and_doubles_the_frame_rate(tmp_path, tiny_config
     assert (count, size) == (12, (16, 16))
     assert fps == pytest.approx(50.0)  # --step 0.5 doubles the frame rate and keeps the duration
     grid = np.asarray(Image.open(out / "grid.png"))
-    assert grid.shape == (2 * 16, 4 * 16, 3)
+    # 4 tiles of 16 px upscaled x8 so a row is 512 px wide, plus a left margin for the seed labels
+    assert grid.shape[0] == 2 * 128 and grid.shape[1] > 4 * 128
 
     images = tmp_path / "images"
     result = runner.invoke(main, ["--checkpoint", str(path), "--out", str(images), "--num-videos", "3",
@@ -178,3 +179,43 @@ def test_cli_refuses_a_damaged_checkpoint_and_an_unwritable_out(tmp_path, tiny_c
     assert result.exit_code == 1, result.output
     assert "cannot write" in result.output and "choose a writable --out" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_writes_png_frame_folders_gifs_and_a_labelled_upscaled_grid(tmp_path, tiny_config_factory) -> None:
+    from styleinv_model.generate import Timeline, iter_uint8_frames
+
+    model = _real_model(tiny_config_factory)
+    path = save_styleinv(tmp_path / "styleinv.safetensors", model)
+    runner = CliRunner()
+    frames_out = tmp_path / "frames"
+    result = runner.invoke(main, ["--checkpoint", str(path), "--out", str(frames_out), "--seeds", "0,3", "--frames", "6",
+                                  "--as-frames", "--grid-columns", "3", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in frames_out.iterdir()) == ["grid.png", "seed0000", "seed0003"]
+    pngs = sorted((frames_out / "seed0003").iterdir())
+    assert [p.name for p in pngs] == [f"{i:06d}.png" for i in range(6)]
+    expected = np.concatenate([px for _, px in iter_uint8_frames(load_styleinv(path), [0, 3], Timeline(6))], axis=1)
+    for i, png in enumerate(pngs):  # lossless: exactly the generator's uint8 frames
+        np.testing.assert_array_equal(np.asarray(Image.open(png)), expected[1, i])
+    grid = np.asarray(Image.open(frames_out / "grid.png"))
+    tile = 16 * 11  # ceil(512 / (3 * 16)) = 11
+    margin = grid.shape[1] - 3 * tile
+    assert grid.shape[0] == 2 * tile and margin > 0
+    np.testing.assert_array_equal(grid[tile:, margin:margin + tile], expected[1, 0].repeat(11, 0).repeat(11, 1))
+    assert (grid[:, :margin] < 128).any()  # the seed labels are drawn in the margin
+    assert not list(frames_out.glob(".*"))  # no partial outputs left
+
+    again = runner.invoke(main, ["--checkpoint", str(path), "--out", str(frames_out), "--seeds", "3", "--frames", "4",
+                                 "--format", "frames", "--device", "cpu"])
+    assert again.exit_code == 0, again.output
+    assert len(list((frames_out / "seed0003").iterdir())) == 4  # a rerun replaces the folder
+
+    gif_out = tmp_path / "gif"
+    result = runner.invoke(main, ["--checkpoint", str(path), "--out", str(gif_out), "--seeds", "1", "--frames", "5",
+                                  "--format", "gif", "--fps", "20", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    with Image.open(gif_out / "seed0001.gif") as gif:
+        assert gif.n_frames == 5 and gif.info["duration"] == 50 and gif.info.get("loop") == 0
+    bad = runner.invoke(main, ["--random-init", "--resolution", "32", "--preset", "auto", "--out", str(tmp_path / "x"),
+                               "--as-frames", "--format", "gif"])
+    assert bad.exit_code != 0 and "exclude each other" in bad.output

@@ -63,6 +63,31 @@ def test_non_finite_loss_stops_with_step_and_checkpoint(tiny_faces: Path, tiny_c
     assert "ckpt-00000002.safetensors" in output  # the last good checkpoint is named
 
 
+def test_a_run_that_fails_on_its_first_step_leaves_no_run_folder(tiny_faces: Path, tiny_config, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a generator whose w_dim does not fit failed on the first batch: no empty run folder is left."""
+    from styleinv_model.train.stage1 import Stage1
+
+    original = Stage1.train_step
+    fail_at = {"step": 0}
+
+    def failing(self, step: int):
+        if step == fail_at["step"]:
+            raise RuntimeError("The size of tensor a (64) must match the size of tensor b (512)")
+        return original(self, step)
+
+    monkeypatch.setattr(Stage1, "train_step", failing)
+    config = build_config("stage1", str(tiny_config()), (), tmp_path / "runs", None, None, 4, None, None, None)
+    with pytest.raises(RuntimeError, match="size of tensor a"):
+        train("stage1", config, tiny_faces, None, None, progress=False)
+    assert [p for p in (tmp_path / "runs").iterdir() if p.is_dir()] == []  # (the numbering lock file stays)
+    fail_at["step"] = 3  # after checkpoints were written (every 2 steps): the run folder stays, for --resume
+    with pytest.raises(RuntimeError, match="size of tensor a"):
+        train("stage1", config, tiny_faces, None, None, progress=False)
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert (run / "checkpoints" / "ckpt-00000002.safetensors").is_file()
+
+
 def test_corrupt_and_mismatched_checkpoints(tiny_faces: Path, tiny_config, tmp_path: Path) -> None:
     config = tiny_config()
     result = train("stage1", build_config("stage1", str(config), (), tmp_path, None, None, 2, None, None, None),
