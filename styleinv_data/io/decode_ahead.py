@@ -22,12 +22,22 @@ from styleinv_data.io.decode import DecodeError, rawvideo_command
 from styleinv_data.io.probe import VideoInfo
 
 
-def default_scratch_dir() -> str | None:
-    """``$STYLEINV_TMP``, else ``/dev/shm`` (memory-backed) when it exists, else the system temp dir."""
+def scratch_dir_for(needed_bytes: int) -> str | None:
+    """Where ``needed_bytes`` of scratch fit with room to spare: ``$STYLEINV_TMP`` if set, else
+    ``/dev/shm`` (memory-backed; only 64 MiB in a default Docker container), else the system temp
+    dir; ``None`` when none has the space."""
+    import shutil  # noqa: PLC0415
+
     chosen = os.environ.get("STYLEINV_TMP")
-    if chosen:
-        return chosen
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    candidates = [chosen] if chosen else ["/dev/shm", tempfile.gettempdir()]
+    for folder in candidates:
+        try:
+            if os.path.isdir(folder) and os.access(folder, os.W_OK) and \
+                    shutil.disk_usage(folder).free >= 1.25 * needed_bytes + (64 << 20):
+                return folder
+        except OSError:
+            continue
+    return None
 
 
 def raw_rgb_bytes(info: VideoInfo) -> int:
@@ -40,7 +50,10 @@ class DecodedAhead:
     def __init__(self, path: Path, info: VideoInfo, threads: int = 1, scratch_dir: str | None = None) -> None:
         self.path = Path(path)
         self.info = info
-        fd, name = tempfile.mkstemp(prefix="styleinv-decode-", suffix=".rgb", dir=scratch_dir or default_scratch_dir())
+        folder = scratch_dir or scratch_dir_for(raw_rgb_bytes(info))
+        if folder is None:
+            raise OSError(f"no scratch space for {raw_rgb_bytes(info)} bytes of decoded frames")
+        fd, name = tempfile.mkstemp(prefix="styleinv-decode-", suffix=".rgb", dir=folder)
         os.close(fd)
         self._file = Path(name)
         self._frames: np.ndarray | None = None

@@ -28,6 +28,7 @@ from styleinv_data.crop.smooth import SMOOTH_METHODS, SmoothOptions, smooth_quad
 from styleinv_data.crop.stabilize import StabilizeOptions
 from styleinv_data.crop.track import FaceObservation, FaceTracker, GapOptions, TrackOptions, fill_gaps
 from styleinv_data.faces import FaceBackendConfig, build_detector, build_landmarker
+from styleinv_data.io.decode import DecodeError
 
 STRATEGY_NAME = "ffhq"
 
@@ -329,9 +330,17 @@ class FfhqStrategy:
         if self._ahead is not None:
             self._ahead.close()
         self._ahead = self._start_decode_ahead(video_path, inputs)
+        if self._ahead is not None:
+            backends_for(options.faces)  # load the models while ffmpeg decodes
+            try:
+                self._ahead.array()
+            except (DecodeError, OSError, ValueError):
+                # e.g. the scratch folder filled up: stream instead (a broken video fails there)
+                self._ahead.close()
+                self._ahead = None
         open_frames = inputs.get("open_frames")
         if self._ahead is not None:
-            frames = self._ahead.frames()  # waits for ffmpeg on the first frame, after the models load
+            frames = self._ahead.frames()
         elif open_frames is None:
             from styleinv_data.io.source import iter_source_frames  # noqa: PLC0415
 

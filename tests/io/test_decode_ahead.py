@@ -59,3 +59,31 @@ def test_the_ffhq_strategy_decodes_ahead_only_what_fits_the_budget(small_video, 
     ahead = fits._start_decode_ahead(Path(path), {"info": info})
     assert ahead is not None and len(ahead.array()) == 10
     assert fits._start_decode_ahead(Path(path), {"info": info, "start_sec": 0.0}) is None  # spans stream
+
+
+def test_the_ffhq_strategy_streams_when_the_scratch_space_is_short_or_fails(small_video, tmp_path, monkeypatch):
+    """A full /dev/shm (64 MiB in a default Docker container) must not fail a video: it streams."""
+    from styleinv_data.io import decode_ahead
+    from styleinv_data.pipeline.ffhq_strategy import FfhqStrategy
+
+    path, _ = small_video
+    info = probe_source(path)
+    monkeypatch.setenv("STYLEINV_TMP", str(tmp_path))
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10**6, 10**6 - 1000, 1000))
+    assert decode_ahead.scratch_dir_for(46080) is None
+    strategy = FfhqStrategy({"min_segment": 2})
+    assert strategy._start_decode_ahead(Path(path), {"info": info}) is None
+    monkeypatch.undo()
+    monkeypatch.setenv("STYLEINV_TMP", str(tmp_path))
+
+    def no_space(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(DecodedAhead, "array", no_space)
+    plan = FfhqStrategy({"min_segment": 2}).plan("grad", Path(path), info=info)
+    assert plan.stats["frames"] == 10  # streamed instead (no face in these frames: no segment)
+    assert not list(tmp_path.iterdir())
