@@ -49,7 +49,7 @@ class TrackOptions:
     # points towards the box it is given, so a box placed off the face gives points between box
     # and face). A frame without motion history, or whose disagreement (centre shift / box size
     # + |log scale ratio|) exceeds ``verify_above``, is measured afresh from a detection around it.
-    verify_above: float = 0.03
+    verify_above: float = 0.04
     motion_memory: int = 3  # the velocity estimate survives up to this many frames without a face
     max_outside: float = 0.05  # landmarks further outside the frame (fraction of the face size) fail
 
