@@ -69,7 +69,9 @@ def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, 
             workers=workers,
         )
         result = build_manifest(dataset_root, config)
-        out_path = write_manifest(result, output or Path(dataset_root) / "manifest.jsonl")
+        default_out = Path(dataset_root).with_suffix(".jsonl") if Path(dataset_root).is_file() else \
+            Path(dataset_root) / "manifest.jsonl"  # beside a zip passed by name, not inside it
+        out_path = write_manifest(result, output or default_out)
         written = [str(out_path)]
         if parquet:
             written.append(str(write_parquet(result, out_path.with_suffix(".parquet"))))

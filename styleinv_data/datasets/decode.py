@@ -54,9 +54,15 @@ def decode_with_pil(data: bytes, where: str) -> np.ndarray:
         raise _bad(where, e) from e
 
 
+def is_jpeg_ext(ext: str) -> bool:
+    """``.jpg`` (the crop's), or ``.jpeg`` / upper case as other datasets name their frames."""
+    return ext == ".jpg" or ext.lower() in (".jpg", ".jpeg")
+
+
 def decode_hwc(data: bytes, ext: str, where: str) -> np.ndarray:
     """Decode one frame file to an ``H x W x 3`` uint8 array; ``where`` names it in errors."""
-    if ext == ".jpg" and HAVE_SIMPLEJPEG:
+    is_jpeg = is_jpeg_ext(ext)
+    if is_jpeg and HAVE_SIMPLEJPEG:
         try:
             return simplejpeg.decode_jpeg(data, colorspace="RGB")
         except ValueError as e:
@@ -66,7 +72,7 @@ def decode_hwc(data: bytes, ext: str, where: str) -> np.ndarray:
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=_TV_DEPRECATION, category=DeprecationWarning)
-                chw = (decode_jpeg if ext == ".jpg" else decode_png)(buf, mode=ImageReadMode.RGB)
+                chw = (decode_jpeg if is_jpeg else decode_png)(buf, mode=ImageReadMode.RGB)
         except RuntimeError as e:
             raise _bad(where, e) from e
         return chw.permute(1, 2, 0).numpy()
@@ -77,7 +83,7 @@ def decode_into(data: bytes, ext: str, out_hwc: np.ndarray, where: str, mirror: 
     """Decode into ``out_hwc`` (``H x W x 3`` uint8, e.g. a slice of a shared batch buffer),
     mirrored horizontally when asked; a size other than ``out_hwc``'s is a clear error."""
     h, w = out_hwc.shape[:2]
-    if ext == ".jpg" and HAVE_SIMPLEJPEG and not mirror and out_hwc.flags.c_contiguous:
+    if is_jpeg_ext(ext) and HAVE_SIMPLEJPEG and not mirror and out_hwc.flags.c_contiguous:
         try:
             fh, fw = simplejpeg.decode_jpeg_header(data)[:2]
         except ValueError as e:

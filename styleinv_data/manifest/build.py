@@ -19,8 +19,10 @@ from styleinv_data.manifest.records import CropStats, Manifest, ManifestHeader, 
 from styleinv_data.manifest.schema import ManifestError
 from styleinv_data.manifest.splits import SplitConfig, assign_splits
 from styleinv_data.manifest.storage import (
+    ZIP_CONTAINER,
     FrameStore,
     ScannedVideo,
+    dataset_location,
     list_video_ids,
     mp4_frame_count_and_rate,
     scan_dataset,
@@ -69,7 +71,7 @@ def _probe_frames(store: FrameStore, video: ScannedVideo, config: BuildConfig) -
     size: tuple[int, int] | None = None
     read_all = config.hash_content or config.check_frame_sizes
     for i in range(video.frame_count if read_all else 1):
-        name = f"{i:06d}{video.frame_ext}"
+        name = video.frame_name(i)
         data = store.read(video.path, name)
         where = f"{store.root}/{video.path}/{name}" if store.layout == "frames" else f"{store.zip_path}:{video.path}/{name}"
         if hasher is not None:
@@ -125,12 +127,17 @@ def _skipped(failed: list[tuple[str, str]], unlisted: list[str]) -> list[dict[st
 def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manifest:
     """Scan ``root`` (frames / zip / mp4 layout plus ``_meta`` sidecars) and return its manifest."""
     config = config or BuildConfig()
-    root = Path(root).resolve()
-    crop = read_crop_meta(root)
+    given = Path(root)
+    if not given.exists():
+        raise ManifestError(f"{given}: no such dataset folder or zip")
+    root, named_zip = dataset_location(given.resolve())
+    # A zip passed by name (StyleGAN-V's releases) is a dataset of its own; a crop output's
+    # frames.zip has its crop sidecars beside it in _meta.
+    crop = read_crop_meta(root) if named_zip in (None, ZIP_CONTAINER) else CropMeta()
     # crop output: the clip list is the status files' done outputs, never the directory listing
     # (docs/architecture.md); a dataset without _meta status files is taken as listed on disk
     listed = set(crop.clips) if crop.status_files else None
-    layout, container, videos = scan_dataset(root, listed)
+    layout, container, videos = scan_dataset(root, listed, named_zip)
     on_disk = {v.id for v in videos}
     unlisted = sorted(list_video_ids(root, layout) - on_disk) if listed is not None else []
 
@@ -217,6 +224,7 @@ def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manif
             source=source,
             content_hash=digest,
             crop=CropStats(strategy=clip.strategy, frame_sources=clip.frame_sources, counts=clip.counts) if clip else None,
+            frame_naming=v.frame_naming,
         ))
 
     sizes = {(r.width, r.height) for r in records}
@@ -225,7 +233,8 @@ def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manif
     for r in records:
         split_counts[r.split] = split_counts.get(r.split, 0) + 1
     header = ManifestHeader(
-        dataset_name=config.dataset_name or root.name,
+        dataset_name=config.dataset_name or (Path(named_zip).stem if named_zip and named_zip != ZIP_CONTAINER
+                                             else root.name),
         layout=layout,
         container=container,
         resolution=list(sizes.pop()) if len(sizes) == 1 else None,

@@ -35,6 +35,22 @@ class CropStats:
     counts: dict[str, Any]  # the crop step's per-video counts (status.json "counts")
 
 
+@dataclass(frozen=True)
+class FrameNaming:
+    """How one video's frame files are named when not ``000000.jpg, 000001.jpg, ...``.
+
+    Frame ``i`` is ``f"{prefix}{start + i:0{digits}d}{ext}"``: StyleGAN-V's ``frame1.jpg`` is
+    ``("frame", 1, 1)`` (no padding), a 1-based ``000001.jpg`` is ``("", 1, 6)``.
+    """
+
+    prefix: str = ""
+    start: int = 0
+    digits: int = 6
+
+    def name(self, frame_index: int, ext: str) -> str:
+        return f"{self.prefix}{self.start + frame_index:0{self.digits}d}{ext}"
+
+
 @dataclass
 class VideoRecord:
     """One video (clip) of the dataset."""
@@ -53,15 +69,21 @@ class VideoRecord:
     source: SourceSpan = field(default_factory=SourceSpan)
     content_hash: str | None = None
     crop: CropStats | None = None
+    frame_naming: FrameNaming | None = None  # None: 000000.jpg, 000001.jpg, ... (the crop's own naming)
 
     def frame_name(self, frame_index: int) -> str:
-        """The file name of frame ``frame_index`` (frame layouts only): ``000012.jpg``."""
+        """The file name of frame ``frame_index`` (frame layouts only): ``000012.jpg``, or as
+        ``frame_naming`` says (``frame13.jpg`` for StyleGAN-V's 1-based unpadded names)."""
         if self.frame_ext is None:
             raise ValueError(f"record {self.id!r} is an mp4 video: it has no frame files")
+        if self.frame_naming is not None:
+            return self.frame_naming.name(frame_index, self.frame_ext)
         return f"{frame_index:06d}{self.frame_ext}"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        if self.frame_naming is None:
+            del out["frame_naming"]  # records of the crop's own naming read as before
         return {"kind": "video", **out}
 
     @classmethod
@@ -69,6 +91,7 @@ class VideoRecord:
         d = {k: v for k, v in d.items() if k != "kind"}
         d["source"] = SourceSpan(**d["source"])
         d["crop"] = CropStats(**d["crop"]) if d.get("crop") is not None else None
+        d["frame_naming"] = FrameNaming(**d["frame_naming"]) if d.get("frame_naming") is not None else None
         return cls(**d)
 
 

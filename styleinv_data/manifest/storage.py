@@ -7,6 +7,14 @@ the readers). It follows the crop output layout of ``docs/architecture.md``:
 * ``zip``:    ``ROOT/frames.zip`` holding ``<out_id>/<frame:06d>.jpg``;
 * ``mp4``:    ``ROOT/<out_id>.mp4``.
 
+It also reads the datasets of the field as they are distributed (StyleGAN-V's): a zip named
+anything (the dataset root is then the zip's folder, the zip its container), with or without one
+top-level folder (``sky_timelapse/<video>/<frame>.jpg``), and frame files named as they occur in
+the wild: ``frame1.jpg`` (StyleGAN-V), 1-based ``000001.jpg``, any zero padding, ``.jpg`` /
+``.jpeg`` / ``.png``, in natural numeric order (a video's naming is kept in its record as
+:class:`~styleinv_data.manifest.records.FrameNaming`). A gap in the numbering is an error naming
+the video and the missing file.
+
 Zip handles are opened lazily and per process, so a reader can be pickled into DataLoader
 workers and each worker opens its own handle.
 """
@@ -22,12 +30,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from styleinv_data.manifest.records import FrameNaming
 from styleinv_data.manifest.schema import ManifestError
 
 ZIP_CONTAINER = "frames.zip"
 META_DIR = "_meta"
-FRAME_NAME_RE = re.compile(r"^(\d{6})\.(jpg|png)$")
+FRAME_NAME_RE = re.compile(r"^(\d{6})\.(jpg|png)$")  # the crop's own naming
+FRAME_FILE_RE = re.compile(r"^(.*?)(\d+)(\.(?:jpe?g|png))$", re.IGNORECASE)  # any numbered image file
 IGNORED_NAMES = {META_DIR, "dataset.json", "manifest.jsonl", "manifest.parquet", ZIP_CONTAINER}
+IGNORED_FILES = {"dataset.json", ".DS_Store", "Thumbs.db"}
 
 
 @dataclass
@@ -38,6 +49,12 @@ class ScannedVideo:
     path: str  # relative POSIX path: folder, "<id>.mp4", or folder inside the zip
     frame_ext: str | None  # ".jpg" / ".png"; None for mp4
     frame_count: int
+    frame_naming: FrameNaming | None = None  # None: 000000.jpg, 000001.jpg, ...
+
+    def frame_name(self, frame_index: int) -> str:
+        if self.frame_naming is not None:
+            return self.frame_naming.name(frame_index, self.frame_ext or "")
+        return f"{frame_index:06d}{self.frame_ext}"
 
 
 def detect_layout(root: Path) -> str:
@@ -59,33 +76,51 @@ def detect_layout(root: Path) -> str:
     return found[0]
 
 
-def _check_frame_names(video_id: str, names: list[str], where: str) -> tuple[str, int]:
-    """Frames must be ``000000.jpg`` .. ``{n-1:06d}.jpg`` with one extension; return (ext, n)."""
-    numbers: list[int] = []
-    exts: set[str] = set()
+def _check_frame_names(video_id: str, names: list[str], where: str) -> tuple[str, int, FrameNaming | None]:
+    """The frames' extension, count and naming (None for the crop's ``000000.jpg`` .. naming).
+
+    Names must share one prefix, one extension and one zero padding, and number the frames
+    without a gap (from any start: StyleGAN-V's are 1-based).
+    """
+    parsed: list[tuple[str, str, str]] = []
     for name in names:
-        m = FRAME_NAME_RE.match(name)
+        m = FRAME_FILE_RE.match(name)
         if m is None:
             raise ManifestError(
-                f"{where}/{name}: not a frame file name (expected 6-digit frame numbers from 0, e.g. 000000.jpg)"
+                f"{where}/{name}: not a frame file name (expected numbered .jpg/.jpeg/.png files, e.g. 000000.jpg "
+                "or frame1.jpg)"
             )
-        numbers.append(int(m.group(1)))
-        exts.add("." + m.group(2))
-    if not numbers:
+        parsed.append((m.group(1), m.group(2), m.group(3)))
+    if not parsed:
         raise ManifestError(f"{where}: video {video_id!r} has no frames; delete the folder or re-run the crop")
+    exts = {p[2] for p in parsed}
     if len(exts) > 1:
         raise ManifestError(f"{where}: mixes frame formats {sorted(exts)}; re-run the crop with one format")
-    ext = exts.pop()
-    numbers.sort()
-    n = len(numbers)
-    if numbers[-1] != n - 1 or numbers[0] != 0 or len(set(numbers)) != n:
+    prefixes = {p[0] for p in parsed}
+    if len(prefixes) > 1:
+        raise ManifestError(f"{where}: frame names with different prefixes {sorted(prefixes)[:3]} in video "
+                            f"{video_id!r}; keep one video's frames in one folder")
+    ext, prefix = exts.pop(), prefixes.pop()
+    digits = min(len(p[1]) for p in parsed)
+    numbers = sorted(int(p[1]) for p in parsed)
+    if any(f"{int(p[1]):0{digits}d}" != p[1] for p in parsed):
+        raise ManifestError(f"{where}: video {video_id!r} mixes zero paddings in its frame names "
+                            f"(e.g. {prefix}{parsed[0][1]}{ext}); rename them consistently")
+    n, start = len(numbers), numbers[0]
+    if len(set(numbers)) != n:
+        raise ManifestError(f"{where}: video {video_id!r} has two files for one frame number; keep one")
+    naming = None if (prefix, start, digits, ext) in (("", 0, 6, ".jpg"), ("", 0, 6, ".png")) else \
+        FrameNaming(prefix, start, digits)
+    if numbers[-1] != start + n - 1:
         present = set(numbers)
-        missing = next(i for i in range(numbers[-1] + 1) if i not in present)
+        missing = next(i for i in range(start, numbers[-1] + 1) if i not in present)
+        missing_name = f"{prefix}{missing:0{digits}d}{ext}"
+        fix = "re-run the crop of this video" if naming is None else "the dataset is incomplete: restore the file"
         raise ManifestError(
-            f"{where}/{missing:06d}{ext}: missing frame (video {video_id!r} has frames up to {numbers[-1]:06d}); "
-            f"re-run the crop of this video"
+            f"{where}/{missing_name}: missing frame {missing - start} of video {video_id!r} (its frames run "
+            f"{prefix}{start:0{digits}d}{ext} .. {prefix}{numbers[-1]:0{digits}d}{ext}); {fix}"
         )
-    return ext, n
+    return ext, n, naming
 
 
 def scan_frames_folder(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
@@ -95,31 +130,54 @@ def scan_frames_folder(root: Path, only_ids: set[str] | None = None) -> list[Sca
             continue
         if only_ids is not None and entry.name not in only_ids:
             continue
-        names = [n for n in os.listdir(entry.path) if not n.startswith(".")]
-        ext, n = _check_frame_names(entry.name, names, str(Path(root) / entry.name))
-        videos.append(ScannedVideo(id=entry.name, path=entry.name, frame_ext=ext, frame_count=n))
+        names = [n for n in os.listdir(entry.path) if not n.startswith(".") and n not in IGNORED_FILES]
+        ext, n, naming = _check_frame_names(entry.name, names, str(Path(root) / entry.name))
+        videos.append(ScannedVideo(id=entry.name, path=entry.name, frame_ext=ext, frame_count=n, frame_naming=naming))
     return videos
 
 
-def scan_zip(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
-    zip_path = Path(root) / ZIP_CONTAINER
+def _zip_frame_members(zip_path: Path) -> list[str]:
+    """File members that can be frames: no folders, no macOS ``__MACOSX`` copies, no dot files."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
-    except zipfile.BadZipFile as e:
-        raise ManifestError(f"{zip_path}: not a readable zip ({e}); re-run the crop with --layout zip") from e
-    per_video: dict[str, list[str]] = {}
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ManifestError(f"{zip_path}: not a readable zip ({e}); re-run the crop with --layout zip, or "
+                            "re-download the dataset") from e
+    kept = []
     for name in names:
         parts = PurePosixPath(name).parts
+        if parts and parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts) or parts[-1] in IGNORED_FILES:
+            continue
+        kept.append(name)
+    return kept
+
+
+def _zip_top_folder(names: list[str]) -> str:
+    """The one folder every member sits in (StyleGAN-V's ``sky_timelapse/<video>/...``), or ''."""
+    tops = {PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) == 3}
+    if len(tops) == 1 and all(len(PurePosixPath(n).parts) == 3 for n in names):
+        return tops.pop()
+    return ""
+
+
+def scan_zip(root: Path, only_ids: set[str] | None = None, container: str = ZIP_CONTAINER) -> list[ScannedVideo]:
+    zip_path = Path(root) / container
+    names = _zip_frame_members(zip_path)
+    top = _zip_top_folder(names)
+    per_video: dict[str, list[str]] = {}
+    for name in names:
+        parts = PurePosixPath(name).parts[1:] if top else PurePosixPath(name).parts
         if len(parts) != 2:
-            raise ManifestError(f"{zip_path}: member {name!r} is not <video_id>/<frame>.jpg")
+            raise ManifestError(f"{zip_path}: member {name!r} is not [<folder>/]<video_id>/<frame>.jpg")
         per_video.setdefault(parts[0], []).append(parts[1])
     videos = []
     for vid in sorted(per_video):
         if only_ids is not None and vid not in only_ids:
             continue
-        ext, n = _check_frame_names(vid, per_video[vid], f"{zip_path}:{vid}")
-        videos.append(ScannedVideo(id=vid, path=vid, frame_ext=ext, frame_count=n))
+        ext, n, naming = _check_frame_names(vid, per_video[vid], f"{zip_path}:{top + '/' if top else ''}{vid}")
+        path = f"{top}/{vid}" if top else vid
+        videos.append(ScannedVideo(id=vid, path=path, frame_ext=ext, frame_count=n, frame_naming=naming))
     return videos
 
 
@@ -165,9 +223,22 @@ def list_video_ids(root: Path, layout: str) -> set[str]:
             if e.is_dir() and not e.name.startswith(".") and e.name not in IGNORED_NAMES}
 
 
-def scan_dataset(root: Path, only_ids: set[str] | None = None) -> tuple[str, str | None, list[ScannedVideo]]:
+def dataset_location(path: Path) -> tuple[Path, str | None]:
+    """(dataset root, zip container) of what a user passes: a folder, or a zip file named anything
+    (its folder is then the root and its name the container)."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return path.parent, path.name
+    return path, None
+
+
+def scan_dataset(root: Path, only_ids: set[str] | None = None,
+                 container: str | None = None) -> tuple[str, str | None, list[ScannedVideo]]:
     """(layout, container, videos) of a prepared dataset root; ``only_ids`` limits the scan to
-    those videos (the crop step's done outputs), leaving anything else on disk unread."""
+    those videos (the crop step's done outputs), leaving anything else on disk unread. With
+    ``container`` (a zip in ``root``, named anything) the zip is the dataset."""
+    if container is not None:
+        return "zip", container, scan_zip(root, only_ids, container)
     layout = detect_layout(root)
     if layout == "zip":
         return layout, ZIP_CONTAINER, scan_zip(root, only_ids)
@@ -336,14 +407,14 @@ class FrameStore:
                 counts: dict[str, int] = {}
                 for name in self._zipfile().namelist():
                     head, _, tail = name.rpartition("/")
-                    if tail and FRAME_NAME_RE.match(tail):
+                    if tail and FRAME_FILE_RE.match(tail):
                         counts[head] = counts.get(head, 0) + 1
                 self._zip_counts = counts
             return self._zip_counts.get(video_path, 0)
         folder = self.root / video_path
         if not folder.is_dir():
             return 0
-        return sum(1 for n in os.listdir(folder) if FRAME_NAME_RE.match(n))
+        return sum(1 for n in os.listdir(folder) if FRAME_FILE_RE.match(n) and not n.startswith("."))
 
     def close(self) -> None:
         if self._zip is not None:

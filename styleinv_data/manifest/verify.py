@@ -71,7 +71,8 @@ def _verify_hashes(manifest: Manifest) -> None:
     for rec in manifest.records:
         if rec.content_hash is None and store is None:
             continue
-        video = ScannedVideo(id=rec.id, path=rec.path, frame_ext=rec.frame_ext, frame_count=rec.frame_count)
+        video = ScannedVideo(id=rec.id, path=rec.path, frame_ext=rec.frame_ext, frame_count=rec.frame_count,
+                             frame_naming=rec.frame_naming)
         # frames are read in full even without a recorded hash: the store checks every zip member's CRC-32
         digest = _probe_mp4(manifest.root, video, config)[2] if store is None else _probe_frames(store, video, config)[2]
         if rec.content_hash is not None and digest != rec.content_hash:

@@ -152,7 +152,7 @@ def test_cli_reports_errors_in_one_line(tmp_path):
 
     result = CliRunner().invoke(manifest_cmd, [str(tmp_path / "nope")])
     assert result.exit_code != 0
-    assert "dataset root is not a directory" in result.output
+    assert "nope: no such dataset folder or zip" in result.output
     assert "Traceback" not in result.output
 
 
