@@ -49,8 +49,12 @@ def write_parquet(manifest: Manifest, path: Path | str) -> Path:
 
 
 def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Path | None:
-    """StyleGAN-V / StyleGAN2-ADA ``dataset.json`` (``{"labels": [[<video path>, <int>], ...]}``)
-    at the dataset root; returns None (and writes nothing) when no video has a label.
+    """StyleGAN-V / StyleGAN2-ADA ``dataset.json`` at the dataset root: ``{"labels": [[<frame path>,
+    <int>], ...]}`` with **one entry per frame file** (``<video path>/<frame name>``), which both
+    readers accept: StyleGAN2-ADA looks every image file up by its path; StyleGAN-V takes each
+    entry's folder as its video and checks that a video's frames agree. (One entry per *video*, as
+    written before, is refused by both.) An mp4 dataset gets one entry per video file. Returns
+    None (and writes nothing) when no video has a label.
 
     Every video must then be labeled (those tools index labels by every file they read)."""
     labeled = [r for r in manifest.records if r.label is not None]
@@ -63,7 +67,13 @@ def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Pa
             f"complete the label file or pass --require-labels to find them"
         )
     path = Path(path) if path is not None else Path(manifest.root) / "dataset.json"
-    payload = {"labels": [[r.path, int(r.label)] for r in manifest.records]}  # type: ignore[arg-type]
+    entries: list[list] = []
+    for r in manifest.records:
+        if r.frame_ext is None:  # mp4
+            entries.append([r.path, int(r.label)])  # type: ignore[arg-type]
+        else:
+            entries += [[f"{r.path}/{r.frame_name(i)}", int(r.label)] for i in range(r.frame_count)]  # type: ignore[arg-type]
+    payload = {"labels": entries}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload))
     tmp.replace(path)

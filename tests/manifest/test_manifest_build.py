@@ -106,7 +106,13 @@ def test_labels_parquet_and_dataset_json(frames_dataset, tmp_path):
     assert m.header.label_names == ["happy", "sad"]
     assert [r.label for r in m.records] == [1, 0, 1]
     dj = write_dataset_json(m)
-    assert json.loads(dj.read_text()) == {"labels": [["clip_a", 1], ["clip_b", 0], ["clip_c", 1]]}
+    labels_written = json.loads(dj.read_text())["labels"]
+    assert labels_written[:2] == [["clip_a/000000.jpg", 1], ["clip_a/000001.jpg", 1]]  # one entry per frame file
+    assert len(labels_written) == 17
+    _check_stylegan2_ada_label_contract(frames_dataset.root, labels_written)
+    _check_stylegan_v_label_contract(frames_dataset.root, labels_written)
+    assert {tuple(e) for e in labels_written if e[0].startswith("clip_b/")} == \
+        {(f"clip_b/{i:06d}.jpg", 0) for i in range(9)}
 
     pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(write_parquet(m, tmp_path / "m.parquet"))
@@ -115,6 +121,34 @@ def test_labels_parquet_and_dataset_json(frames_dataset, tmp_path):
     assert table.column("label").to_pylist() == [1, 0, 1]
     header = json.loads(table.schema.metadata[b"styleinv_manifest_header"])
     assert header["num_frames"] == 17
+
+
+def _image_files(root):
+    """Every image file under ``root`` as the readers list it (relative POSIX paths, sorted)."""
+    exts = {".jpg", ".jpeg", ".png"}
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in exts
+                  and not p.relative_to(root).as_posix().startswith("_meta/"))
+
+
+def _check_stylegan2_ada_label_contract(root, labels):
+    """StyleGAN2-ADA's ImageFolderDataset: ``dict(labels)[path]`` for every image file it lists."""
+    table = dict((path, label) for path, label in labels)
+    missing = [f for f in _image_files(root) if f not in table]
+    assert not missing, f"StyleGAN2-ADA would fail with KeyError {missing[:1]}"
+
+
+def _check_stylegan_v_label_contract(root, labels):
+    """StyleGAN-V's VideoFramesFolderDataset: each entry's folder is its video; a video's entries
+    agree; every video folder's name finds a label."""
+    import posixpath
+
+    per_video: dict = {}
+    for path, label in labels:
+        folder = posixpath.dirname(path)
+        assert per_video.setdefault(folder, label) == label, f"frames of {folder} disagree"
+    videos = {posixpath.dirname(f) for f in _image_files(root)}
+    by_name = {posixpath.basename(k): v for k, v in per_video.items()}
+    assert all(posixpath.basename(v) in by_name for v in videos), "StyleGAN-V would fail with KeyError"
 
 
 def test_dataset_json_refuses_partial_labels(frames_dataset, tmp_path):
