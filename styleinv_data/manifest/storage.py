@@ -215,8 +215,10 @@ def list_video_ids(root: Path, layout: str) -> set[str]:
     """Every video id present on disk (no checks): for reporting what a scan left out."""
     root = Path(root)
     if layout == "zip":
-        with zipfile.ZipFile(root / ZIP_CONTAINER) as zf:
-            return {n.split("/", 1)[0] for n in zf.namelist() if "/" in n}
+        names = _zip_frame_members(root / ZIP_CONTAINER)
+        top = _zip_top_folder(names)
+        parts = [PurePosixPath(n).parts[1:] if top else PurePosixPath(n).parts for n in names]
+        return {p[0] for p in parts if len(p) > 1}
     if layout == "mp4":
         return {Path(e.name).stem for e in os.scandir(root) if e.is_file() and e.name.lower().endswith(".mp4")}
     return {e.name for e in os.scandir(root)

@@ -69,15 +69,35 @@ def remove_outputs(recipe: CropRecipe, out_root: Path, out_ids: list[str]) -> No
         remove_path(final_output_path(recipe, out_root, out_id))
 
 
+ZIP_TOP_FOLDER = "frames"  # every member sits in it: frames/<out_id>/000000.jpg
+
+
 def assemble_zip(out_root: Path, out_ids: list[str]) -> Path:
-    """Merge the clip shards into ``OUT/frames.zip`` (written as ``.tmp`` then renamed)."""
+    """Merge the clip shards into ``OUT/frames.zip`` (written as ``.tmp`` then renamed).
+
+    The zip is laid out as StyleGAN-V's video reader requires and StyleGAN2-ADA's accepts: one
+    top-level folder entry first (``frames/``), a directory entry per clip (``frames/<out_id>/``),
+    then its frames, uncompressed, in order. Our manifest reads it (and zips without the top
+    folder, written before) alike.
+    """
     final = out_root / ZIP_NAME
     tmp = out_root / (ZIP_NAME + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as dst:
+        dst.writestr(_dir_entry(f"{ZIP_TOP_FOLDER}/"), b"")
         for out_id in sorted(out_ids):
+            dst.writestr(_dir_entry(f"{ZIP_TOP_FOLDER}/{out_id}/"), b"")
             shard = shard_dir(out_root) / f"{out_id}.zip"
             with zipfile.ZipFile(shard) as src:
                 for info in src.infolist():
-                    dst.writestr(info, src.read(info))
+                    member = zipfile.ZipInfo(f"{ZIP_TOP_FOLDER}/{info.filename}", date_time=info.date_time)
+                    member.compress_type = zipfile.ZIP_STORED
+                    member.external_attr = info.external_attr
+                    dst.writestr(member, src.read(info))
     os.replace(tmp, final)
     return final
+
+
+def _dir_entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = (0o40755 << 16) | 0x10  # a directory, as `zip -r` marks it
+    return info

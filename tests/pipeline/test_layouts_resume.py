@@ -24,12 +24,48 @@ def test_zip_layout_and_resume_rebuilds_the_zip(good_dataset, tmp_path):
     s = _run(good_dataset, out, **{"output.layout": "zip", "run.limit": 2})
     assert (s.done, s.failed) == (2, 0)
     with zipfile.ZipFile(out / "frames.zip") as z:
-        names = z.namelist()
-    assert len(names) == 24 and names[0] == "v0/000000.jpg" and names[-1] == "v1/000011.jpg"
+        names = [i.filename for i in z.infolist() if not i.is_dir()]
+        dirs = [i.filename for i in z.infolist() if i.is_dir()]
+    assert len(names) == 24 and names[0] == "frames/v0/000000.jpg" and names[-1] == "frames/v1/000011.jpg"
+    assert dirs == ["frames/", "frames/v0/", "frames/v1/"]
     s = _run(good_dataset, out, **{"output.layout": "zip"})
     assert (s.done, s.skipped) == (1, 2)
     with zipfile.ZipFile(out / "frames.zip") as z:
-        assert len(z.namelist()) == 36 and "v2/000011.jpg" in z.namelist()
+        names = [i.filename for i in z.infolist() if not i.is_dir()]
+        assert len(names) == 36 and "frames/v2/000011.jpg" in names
+        _check_stylegan_v_zip_contract(z.namelist())
+        first = z.read("frames/v1/000003.jpg")
+    from styleinv_data.manifest import build_manifest
+    from styleinv_data.manifest.storage import FrameStore
+
+    manifest = build_manifest(out)  # our own reader takes the top folder in its stride
+    assert [(r.id, r.path, r.frame_count) for r in manifest.records] == \
+        [("v0", "frames/v0", 12), ("v1", "frames/v1", 12), ("v2", "frames/v2", 12)]
+    record = manifest.records[1]
+    assert FrameStore(out, "zip", "frames.zip").read(record.path, record.frame_name(3)) == first
+
+
+def _check_stylegan_v_zip_contract(objects: list[str]) -> None:
+    """StyleGAN-V's VideoFramesFolderDataset on a zip (re-stated from its documented behaviour): the
+    sorted members start with the root folder; every other folder sits one level below it; every
+    image two levels below, inside the folder listed just before it; frames in sorted order."""
+    import posixpath
+
+    def depth(name: str) -> int:
+        return len(posixpath.normpath(name).split("/"))
+
+    objects = sorted(objects)
+    root_depth, current = depth(objects[0]), objects[1]
+    assert objects[0].endswith("/"), "the first member must be the root folder"
+    videos: dict[str, list[str]] = {}
+    for name in objects[1:]:
+        if name.lower().endswith((".jpg", ".jpeg", ".png")):
+            assert name.startswith(current) and depth(name) == root_depth + 2, name
+            videos.setdefault(current, []).append(name)
+        else:
+            assert depth(name) == root_depth + 1, f"{name}: a folder that is not a video folder"
+            current = name
+    assert videos and all(frames == sorted(frames) for frames in videos.values())
 
 
 def test_mp4_layout(good_dataset, tmp_path):
