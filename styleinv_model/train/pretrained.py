@@ -4,6 +4,7 @@ with the restricted unpickler; no code from the file runs)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from torch import nn
 
@@ -47,3 +48,15 @@ def load_frozen_generator(path: str | Path) -> Generator:
     if not isinstance(generator, Generator):
         raise ValueError(f"{path} holds no image generator ('G_ema' or 'G')")
     return generator.eval().requires_grad_(False)
+
+
+def with_generator_w_dim(overrides: dict[str, Any], w_dim: int, section: str,
+                         log: Callable[[str], None] = print) -> dict[str, Any]:
+    """``overrides`` of a network that consumes the generator's W, with ``w_dim`` set to the
+    generator's: a config written for another generator (the demo's 64-d W, say, with an official
+    512-d StyleGAN2-ADA pickle) does not fail on the first batch. A differing value is replaced
+    and said once."""
+    given = overrides.get("w_dim")
+    if given is not None and int(given) != int(w_dim):
+        log(f"{section}.w_dim {given} -> {w_dim}: taken from the generator")
+    return {**overrides, "w_dim": int(w_dim)}

@@ -21,14 +21,16 @@ from styleinv_model.styleinv.encoder import EncoderConfig, InversionEncoder
 from styleinv_model.train.data import FrameStream, to_float_images
 from styleinv_model.train.distributed import average_gradients
 from styleinv_model.train.loop import Stage
-from styleinv_model.train.pretrained import load_frozen_generator
+from styleinv_model.train.pretrained import load_frozen_generator, with_generator_w_dim
 
 LPIPS_MIN_SIZE = 64  # AlexNet's first layers need at least this many pixels
 
 
-def encoder_config(settings: Any, w_dim: int) -> EncoderConfig:
+def encoder_config(settings: Any, w_dim: int, log: Any = print) -> EncoderConfig:
+    """The encoder of the config, predicting the given generator's ``w_dim`` (whatever the config says)."""
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.encoder.items()}
-    values = {"w_dim": w_dim, "input_resolution": settings.input_resolution, **values}
+    values = with_generator_w_dim({"input_resolution": settings.input_resolution, **values}, w_dim,
+                                  "stage2.encoder", log)
     try:
         if "stage_units" in values:  # an explicit trunk shape overrides the IR-SE depth
             config = EncoderConfig(**values)
@@ -56,11 +58,11 @@ class Stage2(Stage):
         if self.manifest is None:
             raise ValueError("stage 2 needs --manifest (a manifest of the cropped dataset)")
         self.G = load_frozen_generator(s.generator_checkpoint).to(self.device)
-        self.encoder = InversionEncoder(encoder_config(s, self.G.w_dim)).to(self.device).train()
+        log = print if self.info.is_main else (lambda *_: None)
+        self.encoder = InversionEncoder(encoder_config(s, self.G.w_dim, log)).to(self.device).train()
         self.optimizer = build_optimizer(s, self.encoder.parameters())
         from styleinv_model.train.perceptual import load_optional_perceptual
 
-        log = print if self.info.is_main else (lambda *_: None)
         lpips, identity = load_optional_perceptual(s.lpips_weight, s.id_weight, lpips_alexnet=s.lpips_alexnet,
                                                    lpips_linear=s.lpips_linear, arcface=s.arcface, log=log)
         self.lpips = lpips.to(self.device) if lpips is not None else None

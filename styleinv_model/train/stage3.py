@@ -47,12 +47,17 @@ def _tuples(values: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
-def styleinv_config(settings: Any, resolution: int, w_dim: int) -> StyleInVConfig:
-    """The preset (faces / sky_taichi) with the config's overrides; D at G's resolution."""
+def styleinv_config(settings: Any, resolution: int, w_dim: int, log: Any = print) -> StyleInVConfig:
+    """The preset (faces / sky_taichi) with the config's overrides; W and D fitted to G (its
+    ``w_dim`` and resolution win over the config's)."""
+    from styleinv_model.train.pretrained import with_generator_w_dim
+
     base = StyleInVConfig.faces() if settings.preset == "faces" else StyleInVConfig.sky_taichi()
     try:
-        temporal = dataclasses.replace(base.temporal, **{"w_dim": w_dim, **_tuples(settings.temporal)})
-        encoder = dataclasses.replace(base.encoder, **{"w_dim": w_dim, **_tuples(settings.encoder)})
+        temporal = dataclasses.replace(base.temporal, **with_generator_w_dim(_tuples(settings.temporal), w_dim,
+                                                                             "stage3.temporal", log))
+        encoder = dataclasses.replace(base.encoder, **with_generator_w_dim(_tuples(settings.encoder), w_dim,
+                                                                           "stage3.encoder", log))
         disc_values = {"resolution": resolution, "max_time_gap": settings.nframes,
                        "concat_resolution": min(16, resolution // 2), **_tuples(settings.discriminator)}
         discriminator = VideoDiscriminatorConfig(**disc_values)
@@ -97,7 +102,8 @@ class Stage3(Stage):
         if self.manifest is None:
             raise ValueError("stage 3 needs --manifest (a manifest of the cropped dataset)")
         G = load_frozen_generator(s.generator_checkpoint).to(self.device)
-        self.config3 = styleinv_config(s, G.img_resolution, G.w_dim)
+        log = print if self.info.is_main else (lambda *_: None)
+        self.config3 = styleinv_config(s, G.img_resolution, G.w_dim, log)
         self.model = StyleInVGenerator(G, self.config3).to(self.device)
         if s.encoder_checkpoint:
             load_encoder_trunk(self.model.encoder, s.encoder_checkpoint)

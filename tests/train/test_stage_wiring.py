@@ -140,3 +140,27 @@ def test_stage3_ema_follows_the_configured_half_life(tiny_config, tiny_faces: Pa
     assert beta == pytest.approx(0.25)
     _assert_ema_step(before_t, stage.model.temporal_style, stage.temporal_ema, beta, "temporal_style_ema")
     _assert_ema_step(before_e, stage.model.encoder, stage.encoder_ema, beta, "encoder_ema")
+
+
+def test_stages_2_and_3_take_w_dim_from_the_generator_whatever_the_config_says(
+        tiny_config, tiny_faces: Path, tiny_stage1_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """A config written for a 64-d W (the demo's) with a 16-d generator, as the demo config met an
+    official 512-d pickle: before, the first batch failed with a size mismatch."""
+    config = tiny_config(stage2={"encoder": {"stage_channels": [8, 8, 16, 16], "stage_units": [1, 1, 1, 1],
+                                             "se_reduction": 4, "w_dim": 64},
+                                 "generator_checkpoint": str(tiny_stage1_checkpoint)},
+                         stage3={"augment": NO_AUGMENT, "generator_checkpoint": str(tiny_stage1_checkpoint),
+                                 "encoder": {"stage_channels": [8, 8, 16, 16], "stage_units": [1, 1, 1, 1],
+                                             "se_reduction": 4, "style_dim": 16, "input_resolution": 32, "w_dim": 64},
+                                 "temporal": {"w_dim": 64, "motion_dim": 16, "style_dim": 16, "num_frequencies": 8,
+                                              "motion_z_distance": 4, "min_period": 4.0, "max_period": 16.0}})
+    stage2 = _stage("stage2", config, tiny_faces, tmp_path / "runs2")
+    assert stage2.encoder.config.w_dim == stage2.G.w_dim == 16
+    losses = stage2.train_step(0)
+    assert all(bool(torch.isfinite(v).all()) for v in losses.values())
+    stage3 = _stage("stage3", config, tiny_faces, tmp_path / "runs3")
+    assert stage3.config3.encoder.w_dim == stage3.config3.temporal.w_dim == 16
+    assert all(bool(torch.isfinite(v).all()) for v in stage3.train_step(0).values())
+    said = capsys.readouterr().out
+    assert "stage2.encoder.w_dim 64 -> 16: taken from the generator" in said
+    assert "stage3.temporal.w_dim 64 -> 16" in said
