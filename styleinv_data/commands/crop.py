@@ -28,6 +28,7 @@ _FLAG_KEYS = {
     "scheduler": "run.scheduler",
     "decode_threads": "run.decode_threads",
     "limit": "run.limit",
+    "shard": "run.shard",
 }
 
 
@@ -54,8 +55,8 @@ _STRATEGY_OPTIONS, _STRATEGY_TARGETS = _strategy_flag_targets()
 
 
 def _crop(input_root: Path | None, out_root: Path | None, recipe_path: str | None, overrides: tuple[str, ...],
-          overwrite: bool, reuse_plan: bool, no_progress: bool, **flags: Any) -> None:
-    from styleinv_data.pipeline.runner import run_batch
+          overwrite: bool, reuse_plan: bool, no_progress: bool, summary_only: bool = False, **flags: Any) -> None:
+    from styleinv_data.pipeline.runner import run_batch, summarize_batch
 
     recipe_flags: dict[str, Any] = {}
     for param, value in flags.items():
@@ -77,7 +78,10 @@ def _crop(input_root: Path | None, out_root: Path | None, recipe_path: str | Non
         recipe_flags["run.progress"] = False
     try:
         recipe = build_recipe(recipe_path, overrides, recipe_flags)
-        summary = run_batch(recipe, echo=lambda line: click.echo(line, err=line.startswith("failed")))
+        if summary_only and recipe.run.shard:
+            raise RecipeError("--summary reports the whole batch: give it without --shard")
+        batch = summarize_batch if summary_only else run_batch
+        summary = batch(recipe, echo=lambda line: click.echo(line, err=line.startswith("failed")))
     except RecipeError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -104,6 +108,10 @@ def _crop(input_root: Path | None, out_root: Path | None, recipe_path: str | Non
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) for --backend dask.")
 @click.option("--decode-threads", type=int, default=None, help="ffmpeg decoder threads per video (default 1).")
 @click.option("--limit", type=int, default=None, help="Only the first N videos (sorted by id).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Crop only shard I (0..N-1) of N disjoint parts of the batch (SLURM arrays); shards share OUT.")
+@click.option("--summary", "summary_only", is_flag=True,
+              help="Crop nothing: report the whole batch from its status files (after --shard runs) and assemble frames.zip.")
 @click.option("--overwrite", is_flag=True, help="Redo videos that are already done.")
 @click.option("--reuse-plan", "--reuse-landmarks", "reuse_plan", is_flag=True, help="Render from the saved plan sidecar OUT/_meta/<id>.plan.json when present.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -115,6 +123,8 @@ def crop(**kwargs: Any) -> None:
       styleinv-data crop data/ffs out/ffs --recipe faceforensics
       styleinv-data crop data/taichi out/taichi --recipe taichi --metadata taichi-metadata.csv
       styleinv-data crop data/ffs out/ffs --strategy mask --box-mode smoothed --jobs 4
+      styleinv-data crop data/ffs out/ffs --recipe faceforensics --shard $SLURM_ARRAY_TASK_ID/8
+      styleinv-data crop data/ffs out/ffs --recipe faceforensics --summary
     Re-running skips finished videos; the exit code is 1 if any video failed.
     """
     _crop(**kwargs)

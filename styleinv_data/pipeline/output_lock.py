@@ -46,29 +46,80 @@ def _holder(path: Path) -> str:
     return f"pid {info.get('pid', '?')} on {info.get('host', '?')}, running since {since}"
 
 
+def _open_lock_file(path: Path, out_root: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise not_writable(out_root, e) from e
+
+
+def _record_holder(fd: int) -> None:
+    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record, 0)
+
+
 @contextlib.contextmanager
-def output_lock(out_root: Path) -> Iterator[Path]:
-    """Hold the output folder's crop lock for the duration of the block (creates ``OUT/_meta``)."""
+def output_lock(out_root: Path, shard: tuple[int, int] | None = None) -> Iterator[Path]:
+    """Hold the output folder's crop lock for the duration of the block (creates ``OUT/_meta``).
+
+    Without ``shard``: the folder's lock, exclusively. With ``shard=(I, N)``: that lock shared
+    (shards of one batch run side by side; an unsharded run waits for none of them and is refused)
+    plus ``OUT/_meta/crop.shard-I-of-N.lock`` exclusively (the same shard cannot run twice).
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - non-POSIX
         yield lock_path(out_root)
         return
     path = lock_path(out_root)
+    fd = _open_lock_file(path, out_root)
+    shard_fd: int | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise not_writable(out_root, e) from e
-    try:
+        if shard is None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                running = sorted(p.name for p in path.parent.glob("crop.shard-*.lock") if _held(p))
+                who = f"shards running: {', '.join(running)}" if running else _holder(path)
+                raise RecipeError(f"{out_root}: another styleinv-data crop is writing this folder ({who}; lock "
+                                  f"{path}); wait for it to finish, or crop into another folder") from None
+            _record_holder(fd)
+            yield path
+            return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RecipeError(f"{out_root}: another styleinv-data crop is writing this folder ({_holder(path)}; lock "
-                              f"{path}); wait for it to finish, or crop into another folder") from None
-        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
-        yield path
+            raise RecipeError(f"{out_root}: an unsharded styleinv-data crop is writing this folder ({_holder(path)}; "
+                              f"lock {path}); wait for it to finish") from None
+        shard_path = path.with_name(f"crop.shard-{shard[0]}-of-{shard[1]}.lock")
+        shard_fd = _open_lock_file(shard_path, out_root)
+        try:
+            fcntl.flock(shard_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RecipeError(f"{out_root}: shard {shard[0]}/{shard[1]} is already running ({_holder(shard_path)}; "
+                              f"lock {shard_path})") from None
+        _record_holder(shard_fd)
+        yield shard_path
     finally:
+        if shard_fd is not None:
+            os.close(shard_fd)
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _held(path: Path) -> bool:
+    """Whether another process holds ``path``'s lock now."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

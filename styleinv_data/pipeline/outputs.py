@@ -26,8 +26,10 @@ def open_sink(recipe: CropRecipe, out_root: Path, out_id: str, fps: float | None
     """The segment's sink. With ``render`` (``(frame, frame_plan) -> image``) and ``run.writer_thread``,
     the sink takes ``(frame, frame_plan)`` pairs and renders, encodes and writes in a background thread."""
     out = recipe.output
+    from styleinv_data.pipeline.shards import parse_shard  # noqa: PLC0415
+
     final = final_output_path(recipe, out_root, out_id)
-    partial = partial_dir(out_root)
+    partial = partial_dir(out_root, parse_shard(recipe.run.shard))
     partial.mkdir(parents=True, exist_ok=True)
     sink: ClipSink
     if out.layout == "frames":

@@ -67,6 +67,7 @@ class RunConfig:
     reuse_plan: bool = False  # --reuse-plan / --reuse-landmarks: render from OUT/_meta/<id>.plan.json
     limit: int | None = None  # only the first N videos (sorted by id)
     progress: bool = True
+    shard: str | None = None  # "I/N": this run crops shard I of N (pipeline/shards.py)
 
 
 @dataclass
@@ -106,6 +107,9 @@ class CropRecipe:
             raise RecipeError("run.backend=dask needs run.scheduler (--scheduler ADDRESS of a running Dask scheduler)")
         if not (0 <= self.crop.pad_value <= 255):
             raise RecipeError(f"crop.pad_value={self.crop.pad_value}: use 0..255")
+        from styleinv_data.pipeline.shards import parse_shard  # noqa: PLC0415
+
+        parse_shard(self.run.shard)
         return self
 
 

@@ -26,6 +26,7 @@ from styleinv_data.pipeline.output_lock import not_writable, output_lock
 from styleinv_data.pipeline.outputs import assemble_zip, remove_outputs
 from styleinv_data.pipeline.render import render_segments, render_streamed
 from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
+from styleinv_data.pipeline.shards import parse_shard, shard_name, shard_of
 from styleinv_data.pipeline.status import (
     meta_dir,
     partial_dir,
@@ -63,6 +64,8 @@ class BatchSummary:
     stale_params: int = 0  # skipped videos whose saved params differ from this run's
     interpolated: int = 0  # frames of this run's done videos with an interpolated / reused box
     empty: list[tuple[str, str]] = field(default_factory=list)  # done videos that wrote no frames, and why
+    notes: list[str] = field(default_factory=list)  # extra lines for the console
+    not_run: int = 0  # --summary: videos of the batch with no status yet (a shard has not done them)
 
     @property
     def frames_per_s(self) -> float:
@@ -85,6 +88,10 @@ class BatchSummary:
         if self.empty:
             out.append(f"note: {len(self.empty)} video(s) finished without writing a frame (nothing to crop in "
                        "them; they are not in the dataset)")
+        if self.not_run:
+            out.append(f"note: {self.not_run} video(s) have no status yet: a shard has not cropped them (or is still "
+                       "running); run it, then --summary again")
+        out += self.notes
         out += [f"no output: {vid}: {reason}" for vid, reason in self.empty]
         out += [f"failed: {vid}: {reason}" for vid, reason in self.failures]
         return out
@@ -239,7 +246,8 @@ def prepare_output(recipe: CropRecipe) -> Path:
         probe = meta_dir(out_root) / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
-        remove_path(partial_dir(out_root))  # stale partial outputs of an interrupted run
+        # stale partial outputs of an interrupted run (a shard's own only: the others may be running)
+        remove_path(partial_dir(out_root, parse_shard(recipe.run.shard)))
         write_text_atomic(meta_dir(out_root) / "recipe.yaml", recipe.to_yaml())
     except OSError as e:
         raise not_writable(out_root, e) from e
@@ -332,7 +340,10 @@ def run_batch(recipe: CropRecipe, echo: Callable[[str], None] = print) -> BatchS
     tasks = discover_tasks(recipe)  # before anything is written: a bad input leaves OUT untouched
     if not recipe.output.root:
         raise RecipeError("no output folder: give OUT on the command line or output.root in the recipe")
-    with output_lock(Path(recipe.output.root)):
+    shard = parse_shard(recipe.run.shard)
+    if shard is not None:
+        tasks = [t for t in tasks if shard_of(t.video_id, shard[1]) == shard[0]]
+    with output_lock(Path(recipe.output.root), shard):
         return _run_locked(recipe, tasks, echo)
 
 
@@ -369,17 +380,63 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
                 summary.failures.append((result.video_id, result.reason or "unknown error"))
             bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
             bar.update(1)
+    shard = parse_shard(recipe.run.shard)
     if recipe.output.layout == "zip":
-        assemble_zip(out_root, done_out_ids)
+        if shard is None:
+            assemble_zip(out_root, done_out_ids)
+        else:
+            summary.notes.append("note: shards do not write frames.zip; when every shard is done, run the same "
+                                 "command with --summary instead of --shard to assemble it")
     summary.elapsed_s = time.perf_counter() - start
     summary.failures.sort()
     summary.empty.sort()
     write_text_atomic(
-        meta_dir(out_root) / "summary.json",
+        meta_dir(out_root) / ("summary.json" if shard is None else f"summary.{shard_name(shard)}.json"),
         json.dumps({"done": summary.done, "skipped": summary.skipped, "failed": summary.failed,
                     "frames_out": summary.frames_out, "elapsed_s": round(summary.elapsed_s, 3),
                     "frames_per_s": round(summary.frames_per_s, 2), "failures": summary.failures}, indent=1),
     )
+    for line in summary.lines():
+        echo(line)
+    return summary
+
+
+def summarize_batch(recipe: CropRecipe, echo: Callable[[str], None] = print) -> BatchSummary:
+    """``--summary``: the state of the whole batch from its status files (after sharded runs), and
+    ``frames.zip`` assembled for the zip layout. Crops nothing; holds the folder's lock exclusively."""
+    recipe.validate()
+    tasks = discover_tasks(recipe)
+    out_root = Path(recipe.output.root or "")
+    if not recipe.output.root or not meta_dir(out_root).is_dir():
+        raise RecipeError(f"{out_root}: no crop output here yet; run the crop (or its shards) first")
+    summary = BatchSummary(out_root=out_root)
+    with output_lock(out_root):
+        done_out_ids: list[str] = []
+        for task in tasks:
+            status = read_status(out_root, task.video_id)
+            if status is None:
+                summary.not_run += 1
+            elif status.get("state") == "done":
+                summary.done += 1
+                outputs = status.get("outputs", [])
+                summary.frames_out += sum(int(o.get("frames", 0)) for o in outputs)
+                done_out_ids += [o["out_id"] for o in outputs if "out_id" in o]
+                if not outputs:
+                    summary.empty.append((task.video_id, (status.get("counts") or {}).get("reason") or
+                                          "no frames to write"))
+            else:
+                summary.failed += 1
+                summary.failures.append((task.video_id, status.get("reason") or "unknown error"))
+        if recipe.output.layout == "zip":
+            assemble_zip(out_root, done_out_ids)
+            summary.notes.append(f"assembled {out_root / 'frames.zip'} ({len(done_out_ids)} clips)")
+        summary.failures.sort()
+        summary.empty.sort()
+        write_text_atomic(
+            meta_dir(out_root) / "summary.json",
+            json.dumps({"done": summary.done, "failed": summary.failed, "not_run": summary.not_run,
+                        "frames_out": summary.frames_out, "failures": summary.failures}, indent=1),
+        )
     for line in summary.lines():
         echo(line)
     return summary

@@ -16,8 +16,10 @@ def meta_dir(out_root: Path) -> Path:
     return Path(out_root) / META_DIR
 
 
-def partial_dir(out_root: Path) -> Path:
-    return meta_dir(out_root) / PARTIAL_DIR
+def partial_dir(out_root: Path, shard: tuple[int, int] | None = None) -> Path:
+    """Where unfinished outputs are built; each shard of a sharded batch has its own folder in it."""
+    base = meta_dir(out_root) / PARTIAL_DIR
+    return base if shard is None else base / f"shard-{shard[0]}-of-{shard[1]}"
 
 
 def shard_dir(out_root: Path) -> Path:
