@@ -272,7 +272,9 @@ def _parallel_results(tasks: list[VideoTask], recipe: CropRecipe) -> Iterable[Vi
         except OSError as e:
             raise RecipeError(f"cannot reach the Dask scheduler at {run.scheduler} ({e}); start one or fix --scheduler") from e
         with client, joblib.parallel_config(backend="dask", client=client):  # type: ignore[call-arg]
-            yield from joblib.Parallel(n_jobs=run.jobs)(joblib.delayed(run_video)(t, recipe) for t in tasks)
+            # results as they finish: the progress bar and the status files advance during the run
+            parallel = joblib.Parallel(n_jobs=run.jobs, return_as="generator_unordered")
+            yield from parallel(joblib.delayed(run_video)(t, recipe) for t in tasks)
         return
     parallel = joblib.Parallel(n_jobs=run.jobs, backend=run.backend, return_as="generator_unordered")
     yield from parallel(joblib.delayed(run_video)(t, recipe) for t in tasks)

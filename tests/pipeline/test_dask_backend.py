@@ -83,3 +83,25 @@ def test_separate_scheduler_and_worker_processes(good_dataset, tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_dask_results_arrive_as_videos_finish(tmp_path, add_video):
+    """A long video first and short ones after: with two workers the short ones come back while the
+    long one still runs (before, results were held back in submission order until the long one ended)."""
+    distributed = pytest.importorskip("distributed")
+    from styleinv_data.pipeline.runner import _parallel_results, discover_tasks
+
+    root = tmp_path / "data"
+    add_video(root, "a_long", n=240, seed=0)
+    for i in range(4):
+        add_video(root, f"b_short{i}", n=6, seed=i + 1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        recipe = build_recipe("faceforensics", flags={
+            "input.root": str(root), "output.root": str(tmp_path / "out"), "output.size": 32,
+            "run.backend": "dask", "run.scheduler": cluster.scheduler_address, "run.jobs": 2, "run.progress": False})
+        (tmp_path / "out" / "_meta").mkdir(parents=True)
+        tasks = discover_tasks(recipe)
+        assert tasks[0].video_id == "a_long"
+        order = [result.video_id for result in _parallel_results(tasks, recipe)]
+    assert sorted(order) == sorted(t.video_id for t in tasks)
+    assert order[0] != "a_long" and order.index("a_long") >= 2, order
