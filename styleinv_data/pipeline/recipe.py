@@ -19,7 +19,7 @@ LAYOUTS = ("frames", "zip", "mp4")
 IMAGE_FORMATS = ("jpg", "png")
 BOX_MODES = ("per-frame", "video-union", "smoothed")
 PAD_MODES = ("edge", "constant")
-BACKENDS = ("loky", "threading", "sequential", "dask")
+BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
 
 
 class RecipeError(ValueError):
@@ -59,7 +59,7 @@ class CropConfig:
 class RunConfig:
     jobs: int = 1
     backend: str = "loky"  # loky | threading | sequential | dask
-    scheduler: str | None = None  # Dask scheduler address, for backend=dask
+    scheduler: str | None = None  # Dask scheduler address (backend=dask); Ray cluster address (backend=ray; none: local)
     scheduler_timeout_s: float = 10.0  # how long to wait for the Dask scheduler
     decode_threads: int = 1  # ffmpeg decoder threads per video
     writer_thread: bool = True  # encode + write output images in a background thread

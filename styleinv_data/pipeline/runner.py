@@ -256,11 +256,15 @@ def prepare_output(recipe: CropRecipe) -> Path:
 
 def _parallel_results(tasks: list[VideoTask], recipe: CropRecipe) -> Iterable[VideoResult]:
     run = recipe.run
-    if run.backend == "sequential" or (run.jobs == 1 and run.backend != "dask"):
+    if run.backend == "sequential" or (run.jobs == 1 and run.backend not in ("dask", "ray")):
         for task in tasks:
             yield run_video(task, recipe)
         return
     import joblib
+
+    if run.backend == "ray":
+        yield from _ray_results(tasks, recipe)
+        return
 
     if run.backend == "dask":
         try:
@@ -278,6 +282,40 @@ def _parallel_results(tasks: list[VideoTask], recipe: CropRecipe) -> Iterable[Vi
         return
     parallel = joblib.Parallel(n_jobs=run.jobs, backend=run.backend, return_as="generator_unordered")
     yield from parallel(joblib.delayed(run_video)(t, recipe) for t in tasks)
+
+
+def _ray_results(tasks: list[VideoTask], recipe: CropRecipe) -> Iterable[VideoResult]:
+    """``--backend ray``: joblib's Ray backend, on the cluster at ``run.scheduler`` (``auto``,
+    ``ray://host:10001``, ``host:6379``) or on a local Ray started here with ``run.jobs`` CPUs.
+
+    joblib's Ray backend hands results back only as a list, so they arrive when the batch ends
+    (the status files are written by the workers as each video finishes)."""
+    import joblib
+
+    run = recipe.run
+    try:
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError as e:  # pragma: no cover - ray is in the pinned environment
+        raise RecipeError("--backend ray needs ray (pip install ray)") from e
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if run.scheduler:
+                ray.init(address=run.scheduler, log_to_driver=False)
+            else:
+                ray.init(num_cpus=run.jobs, include_dashboard=False, log_to_driver=False,
+                         object_store_memory=256 << 20)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise RecipeError(f"cannot start or reach Ray at {run.scheduler or 'a local instance'} ({e}); "
+                              "start the cluster (ray start --head) or fix --scheduler") from e
+    register_ray()
+    try:
+        with joblib.parallel_config(backend="ray"):
+            yield from joblib.Parallel(n_jobs=run.jobs)(joblib.delayed(run_video)(t, recipe) for t in tasks)
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 _WORKER_CRASHES = ("TerminatedWorkerError", "BrokenProcessPool", "KilledWorker")
