@@ -210,3 +210,45 @@ def test_convert_command_line(official_pickle, tmp_path, capsys):
     assert (tmp_path / "cli.json").is_file() and not marker.exists()
     assert main([str(tmp_path / "absent.pkl"), str(tmp_path / "x.safetensors")]) == 1
     assert "absent.pkl" in capsys.readouterr().err
+
+
+def test_stage1_fine_tunes_from_an_official_pickle(official_pickle, official_g32, tmp_path, monkeypatch):
+    """End to end: `styleinv-train stage1` with `stage1.init_from=<official .pkl>` starts from the
+    pickle's weights (read without running its code) and trains on."""
+    import yaml
+
+    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+    from styleinv_model.train.cli import build_config, train
+
+    path, marker = official_pickle
+    for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util"):
+        monkeypatch.delitem(sys.modules, name)  # the official code is absent, as in a user's environment
+    manifest = write_moving_faces(tmp_path / "faces", MovingFacesConfig(num_videos=4, frames=8, size=32, seed=2))
+    g, d = official_g32.G_kwargs, official_g32.D_kwargs
+    config = {
+        "dataset": "ffs_finetune",
+        "run": {"seed": 1, "device": "cpu", "log_every": 1, "checkpoint_every": 2, "snapshot_every": 0,
+                "metrics_every": 0, "loader_threads": 1, "cpu_threads": 1, "tensorboard": False},
+        "stage1": {  # the pickle's architecture, as a user's config for an official FFHQ model names it
+            "resolution": 32, "preset": "auto", "init_from": str(path),
+            "generator": {"z_dim": g["z_dim"], "w_dim": g["w_dim"], "mapping_layers": g["mapping_kwargs"]["num_layers"],
+                          "channel_base": g["synthesis_kwargs"]["channel_base"],
+                          "channel_max": g["synthesis_kwargs"]["channel_max"], "num_fp16_res": 0, "conv_clamp": 256},
+            "discriminator": {"channel_base": d["channel_base"], "channel_max": d["channel_max"], "num_fp16_res": 0,
+                              "conv_clamp": 256, "mbstd_group_size": 4},
+            "batch_size": 4, "total_kimg": 1.0, "max_steps": 2, "r1_gamma": 0.1, "r1_interval": 2,
+            "ema_kimg": 0.01, "augment": {"pipeline": "none", "target": None},
+        },
+    }
+    (tmp_path / "finetune.yaml").write_text(yaml.safe_dump(config))
+    cfg = build_config("stage1", str(tmp_path / "finetune.yaml"), (), tmp_path / "runs", None, None, 2, None, None,
+                       None)
+    result = train("stage1", cfg, manifest, None, None, progress=False)
+    assert not marker.exists()  # no code from the pickle ran
+    trained = load_checkpoint(result.last_checkpoint).state_dicts["G"]
+    moved = [k for k, v in official_g32.G_state.items() if k in trained and not torch.equal(trained[k], v)]
+    assert moved  # it trained on from there ...
+    mapping = [k for k in official_g32.G_state if k.startswith("mapping.")]
+    close = sum(torch.allclose(trained[k], official_g32.G_state[k], atol=0.05) for k in mapping)
+    assert close == len(mapping)  # ... starting from the pickle's weights (2 small steps away)
