@@ -252,3 +252,37 @@ def test_stage1_fine_tunes_from_an_official_pickle(official_pickle, official_g32
     mapping = [k for k in official_g32.G_state if k.startswith("mapping.")]
     close = sum(torch.allclose(trained[k], official_g32.G_state[k], atol=0.05) for k in mapping)
     assert close == len(mapping)  # ... starting from the pickle's weights (2 small steps away)
+
+
+def test_stage2_runs_from_a_512_d_official_pickle_with_the_demo_config(tmp_path, monkeypatch):
+    """An official pickle with a 512-d W (as FFHQ's) and the bundled demo config, whose encoder says
+    w_dim 64: before, the first batch failed ("size of tensor a (64) must match ... (512)") and left
+    an empty run folder. No override is needed now."""
+    from styleinv_data.moving_faces import MovingFacesConfig, write_moving_faces
+    from styleinv_model.train.cli import build_config, train
+
+    def reconstruct(meta):
+        raise AssertionError("the restricted unpickler must not call the official reconstructor")
+
+    easy_dict = _install_official_names(monkeypatch, reconstruct)
+    kwargs = {"z_dim": 512, "c_dim": 0, "w_dim": 512, "img_resolution": 32, "img_channels": 3,
+              "mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {"channel_base": 1024, "channel_max": 32,
+                                                                         "num_fp16_res": 0, "conv_clamp": 256}}
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig.from_official_kwargs(kwargs))
+    snapshot = {"G": _official_layout(G, kwargs, "", reconstruct, easy_dict),
+                "G_ema": _official_layout(G, kwargs, "", reconstruct, easy_dict), "D": None, "augment_pipe": None}
+    path = tmp_path / "ffhq-512d.pkl"
+    path.write_bytes(pickle.dumps(snapshot, protocol=4))
+    for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util"):
+        monkeypatch.delitem(sys.modules, name)
+    manifest = write_moving_faces(tmp_path / "faces", MovingFacesConfig(num_videos=3, frames=6, size=32, seed=4))
+    cfg = build_config("stage2", "demo", ("stage2.lpips_weight=0", "stage2.id_weight=0", "stage2.batch_size=2",
+                                          "run.cpu_threads=1", "run.snapshot_every=0", "run.metrics_every=0"),
+                       tmp_path / "runs", None, "cpu", 2, path, None, None, manifest)
+    result = train("stage2", cfg, manifest, None, None, progress=False)
+    assert result.steps_done == 2 and result.last_checkpoint.is_file()
+    from styleinv_model.checkpoints.safetensors_io import load_checkpoint
+
+    encoder = load_checkpoint(result.last_checkpoint).state_dicts["encoder"]
+    assert any(v.shape[0] == 512 for k, v in encoder.items() if k.endswith("weight"))  # it predicts 512-d W
