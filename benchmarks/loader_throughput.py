@@ -4,7 +4,9 @@
 
 Reads a prepared dataset of 256x256 JPEG crops (the demo's crops, `demo_out/crops`, when they
 exist; otherwise it writes one from the real carphone clip, resized to 256^2, to a temp folder),
-in both the folder and the zip layout. For each layout it measures, interleaved over repeats:
+in the folder and the zip layout, and as StyleGAN-V distributes datasets (``sgv_zip``: a zip named
+anything, a top folder, ``frame1.jpg`` names, deflated members). For each layout it measures,
+interleaved over repeats:
 
 * ``decode_only``: the same frame files, read and decoded (the readers' decoder) by a pool of
   ``--workers`` processes, nothing else (the upper bound);
@@ -77,14 +79,29 @@ def zip_copy(src_root: Path, dst_root: Path, record_paths: list[str]) -> None:
                 zf.write(f, f"{rel}/{f.name}")
 
 
+SGV_ZIP = "sky_timelapse_256.zip"
+
+
+def sgv_zip_copy(src_root: Path, dst_root: Path, record_paths: list[str]) -> None:
+    """The same frames as StyleGAN-V distributes a dataset: a zip named anything, one top folder,
+    directory entries, ``frame1.jpg``-style names, deflated members (as ``zip -r`` writes them)."""
+    dst_root.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dst_root / SGV_ZIP, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("sky_timelapse/", b"")
+        for rel in record_paths:
+            zf.writestr(f"sky_timelapse/{rel}/", b"")
+            for i, f in enumerate(sorted((src_root / rel).iterdir())):
+                zf.write(f, f"sky_timelapse/{rel}/frame{i + 1}.jpg")
+
+
 # ---- decode-only baseline (a process pool doing exactly the reads + decodes) ----
 _STORE: FrameStore | None = None
 
 
-def _init_worker(root: str, layout: str) -> None:
+def _init_worker(root: str, layout: str, container: str | None) -> None:
     global _STORE
     torch.set_num_threads(1)  # as DataLoader workers do
-    _STORE = FrameStore(Path(root), layout, "frames.zip" if layout == "zip" else None)
+    _STORE = FrameStore(Path(root), layout, container)
 
 
 def _decode_chunk(items: list[tuple[str, str]]) -> int:
@@ -109,11 +126,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def decode_only(root: Path, layout: str, items: list[tuple[str, str]], workers: int, chunk: int) -> tuple[float, float]:
+def decode_only(root: Path, layout: str, items: list[tuple[str, str]], workers: int, chunk: int,
+                container: str | None = None) -> tuple[float, float]:
     """(frames per wall second, frames per CPU second) of reading + decoding alone in a process pool."""
     chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
     ctx = mp.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root), layout)) as pool:
+    container = container or ("frames.zip" if layout == "zip" else None)
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(root), layout, container)) as pool:
         pool.map(_decode_chunk, [items[:1]] * workers)  # start-up excluded, as for the loaders
         pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
         c0, t0 = cpu_seconds(pids), time.perf_counter()
@@ -178,6 +197,10 @@ def main() -> int:
     zip_root = tmp_root / "zip"
     zip_copy(root, zip_root, [r.path for r in folder_m.records])
     zip_m = build_manifest(zip_root, BuildConfig(hash_content=False))
+    sgv_root = tmp_root / "sgv"
+    sgv_zip_copy(root, sgv_root, [r.path for r in folder_m.records])
+    sgv_m = build_manifest(sgv_root / SGV_ZIP, BuildConfig(hash_content=False))
+    assert [r.id for r in sgv_m.records] == [r.id for r in folder_m.records]
     res = folder_m.header.resolution
 
     counts = folder_m.frame_counts
@@ -187,11 +210,15 @@ def main() -> int:
     n_items_frames = args.frames
     n_items_clips = args.frames // 4
 
-    def items_for(sampler, n) -> list[tuple[str, str]]:
-        return [(folder_m.records[v].path, f"{f:06d}.jpg") for v, idx in frame_keys(sampler, n) for f in idx]
+    def items_for(sampler, n, manifest=folder_m) -> list[tuple[str, str]]:
+        return [(manifest.records[v].path, manifest.records[v].frame_name(f))
+                for v, idx in frame_keys(sampler, n) for f in idx]
 
     frame_items = items_for(frame_sampler, n_items_frames)
     clip_items = items_for(clip_sampler, n_items_clips)
+    layout_items = {"folder": (frame_items, clip_items), "zip": (frame_items, clip_items),
+                    "sgv_zip": (items_for(frame_sampler, n_items_frames, sgv_m),
+                                items_for(clip_sampler, n_items_clips, sgv_m))}
 
     # single-process decoder comparison (why simplejpeg, then torchvision)
     sample = [(root / rel / name).read_bytes() for rel, name in frame_items[:300]]
@@ -213,10 +240,12 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     rows: dict[str, list[tuple[float, float]]] = {}
     for rep in range(args.repeats):
-        for layout, m, lroot in (("folder", folder_m, root), ("zip", zip_m, zip_root)):
+        for layout, m, lroot in (("folder", folder_m, root), ("zip", zip_m, zip_root), ("sgv_zip", sgv_m, sgv_root)):
             lay = "frames" if layout == "folder" else "zip"
+            container = m.header.container
+            frame_items, clip_items = layout_items[layout]
             rows.setdefault(f"{layout}/decode_only(frames)", []).append(
-                decode_only(lroot, lay, frame_items, args.workers, args.batch))
+                decode_only(lroot, lay, frame_items, args.workers, args.batch, container))
             rows.setdefault(f"{layout}/frame_loader", []).append(
                 loader_rate(FrameDataset(m, verify=False), frame_sampler, args.batch, 1, n_items_frames, args.workers))
             rows.setdefault(f"{layout}/frame_loader_collate", []).append(
@@ -236,7 +265,7 @@ def main() -> int:
                             threads=True, reuse_buffers=False))
             # one task = one loader batch: --batch frames (= --batch / 4 clips of 4 frames)
             rows.setdefault(f"{layout}/decode_only(clips)", []).append(
-                decode_only(lroot, lay, clip_items, args.workers, args.batch))
+                decode_only(lroot, lay, clip_items, args.workers, args.batch, container))
             rows.setdefault(f"{layout}/clip_loader", []).append(
                 loader_rate(ClipDataset(m, verify=False), clip_sampler, args.batch // 4 * 1, 4, n_items_frames, args.workers))
         print(f"repeat {rep + 1}/{args.repeats} done", file=sys.stderr)
@@ -244,7 +273,7 @@ def main() -> int:
     med = {k: statistics.median(w for w, _ in v) for k, v in rows.items()}
     med_cpu = {k: statistics.median(c for _, c in v) for k, v in rows.items()}
     table = []
-    for layout in ("folder", "zip"):
+    for layout in ("folder", "zip", "sgv_zip"):
         for kind, base in (("frame_loader", "decode_only(frames)"), ("frame_loader_collate", "decode_only(frames)"),
                            ("frame_loader_threads", "decode_only(frames)"),
                            ("frame_loader_threads_fresh", "decode_only(frames)"), ("clip_loader", "decode_only(clips)"),
