@@ -10,6 +10,7 @@ from styleinv_data.manifest import (
     BuildConfig,
     ManifestError,
     SplitConfig,
+    add_dataset_json_to_zip,
     build_manifest,
     parse_fractions,
     write_dataset_json,
@@ -40,6 +41,9 @@ from styleinv_data.manifest import (
 @click.option("--parquet", is_flag=True, help="Also write the manifest as Parquet next to it (.parquet).")
 @click.option("--dataset-json/--no-dataset-json", default=True, show_default=True,
               help="Write StyleGAN-V/StyleGAN2-ADA dataset.json at the root when labels exist.")
+@click.option("--dataset-json-in-zip", "dataset_json_format", type=click.Choice(["stylegan2-ada", "stylegan-v"]),
+              default=None, help="Zip datasets: also put dataset.json inside the zip where that trainer reads it "
+                                 "(StyleGAN2-ADA: at the zip's root; StyleGAN-V: in its top folder).")
 @click.option("--workers", type=int, default=4, show_default=True, help="Threads that hash and read frame headers.")
 @click.option("--verify", is_flag=True,
               help="DATASET_ROOT is an existing manifest: re-check it against the files (frame counts, every "
@@ -47,7 +51,8 @@ from styleinv_data.manifest import (
 def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, labels_path: Path | None,
              label_field: str | None, require_labels: bool, identities_path: Path | None,
              split_fractions: str | None, split_list: Path | None, split_seed: int, fps: float | None,
-             no_hash: bool, parquet: bool, dataset_json: bool, workers: int, verify: bool) -> None:
+             no_hash: bool, parquet: bool, dataset_json: bool, dataset_json_format: str | None, workers: int,
+             verify: bool) -> None:
     """Scan DATASET_ROOT (frame folders, frames.zip or mp4s, plus _meta/ sidecars) and write a manifest
     (or, with --verify, re-check an existing manifest)."""
     if verify:
@@ -79,6 +84,11 @@ def manifest(dataset_root: Path, output: Path | None, dataset_name: str | None, 
             dj = write_dataset_json(result)
             if dj is not None:
                 written.append(str(dj))
+                if dataset_json_format is not None:
+                    zipped = add_dataset_json_to_zip(result, dj, dataset_json_format)
+                    written.append(f"{zipped} (dataset.json inside, {dataset_json_format})")
+            elif dataset_json_format is not None:
+                raise ManifestError("--dataset-json-in-zip needs labels (--labels): no video has one")
     except ManifestError as e:
         raise click.ClickException(str(e)) from e
     h = result.header

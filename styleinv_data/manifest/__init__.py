@@ -15,7 +15,7 @@ Builder API::
 """
 
 from styleinv_data.manifest.build import BuildConfig, build_manifest
-from styleinv_data.manifest.export import write_dataset_json, write_parquet
+from styleinv_data.manifest.export import add_dataset_json_to_zip, write_dataset_json, write_parquet
 from styleinv_data.manifest.io import check_manifest, read_manifest, write_manifest
 from styleinv_data.manifest.records import CropStats, Manifest, ManifestHeader, SourceSpan, VideoRecord
 from styleinv_data.manifest.schema import ManifestError, load_schema
@@ -32,6 +32,7 @@ __all__ = [
     "SplitConfig",
     "VerifyReport",
     "VideoRecord",
+    "add_dataset_json_to_zip",
     "build_manifest",
     "check_manifest",
     "load_schema",

@@ -78,3 +78,45 @@ def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Pa
     tmp.write_text(json.dumps(payload))
     tmp.replace(path)
     return path
+
+
+DATASET_JSON_FORMATS = ("stylegan2-ada", "stylegan-v")
+
+
+def add_dataset_json_to_zip(manifest: Manifest, dataset_json: Path, fmt: str = "stylegan2-ada") -> Path:
+    """Put ``dataset.json`` inside a zip-layout dataset, where each trainer reads it from.
+
+    The two readers differ here: StyleGAN2-ADA reads exactly ``dataset.json`` at the zip's root;
+    StyleGAN-V's video reader takes the first sorted member as the root folder, so the file must
+    sit inside the top folder (``frames/dataset.json``). The zip is rewritten under a temporary
+    name and renamed (a previous ``dataset.json`` member is replaced); frames are copied as they
+    are stored. Returns the zip's path.
+    """
+    import os
+    import zipfile
+    from pathlib import PurePosixPath
+
+    if fmt not in DATASET_JSON_FORMATS:
+        raise ManifestError(f"dataset.json format {fmt!r}: use one of {', '.join(DATASET_JSON_FORMATS)}")
+    if manifest.header.layout != "zip":
+        raise ManifestError("dataset.json goes into the zip only for a zip dataset; this one is "
+                            f"{manifest.header.layout!r} (its dataset.json is at the root)")
+    zip_path = Path(manifest.root) / (manifest.header.container or "frames.zip")
+    tops = {PurePosixPath(r.path).parts[0] for r in manifest.records if len(PurePosixPath(r.path).parts) == 2}
+    if fmt == "stylegan-v":
+        if len(tops) != 1:
+            raise ManifestError(f"{zip_path}: StyleGAN-V needs every video inside one top folder (found "
+                                f"{sorted(tops) or 'none'}); re-run the crop with --layout zip to rebuild the zip")
+        member = f"{tops.pop()}/dataset.json"
+    else:
+        member = "dataset.json"
+    payload = Path(dataset_json).read_bytes()
+    tmp = zip_path.with_name(zip_path.name + ".tmp")
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tmp, "w") as dst:
+        for info in src.infolist():
+            if PurePosixPath(info.filename).name == "dataset.json":
+                continue  # the previous one, in either place
+            dst.writestr(info, src.read(info), compress_type=info.compress_type)
+        dst.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), payload)
+    os.replace(tmp, zip_path)
+    return zip_path

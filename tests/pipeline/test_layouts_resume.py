@@ -113,3 +113,36 @@ def test_reuse_plan_renders_from_the_sidecar(good_dataset, tmp_path):
     # and without --reuse-plan the masks are read again
     _run(good_dataset, out, **{"run.limit": 1, "run.overwrite": True})
     assert CropPlan.load(sidecar).frames[0].box_xyxy != (0.0, 0.0, 16.0, 16.0)
+
+
+def test_dataset_json_goes_into_the_zip_where_each_trainer_reads_it(good_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from styleinv_data.cli import main
+    from styleinv_data.manifest import build_manifest
+
+    out = tmp_path / "out"
+    assert _run(good_dataset, out, **{"output.layout": "zip"}).done == 3
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\nv0,0\nv1,1\nv2,0\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["manifest", str(out), "--labels", str(labels), "--dataset-json-in-zip", "stylegan-v"])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out / "frames.zip") as z:
+        names = z.namelist()
+        labels_v = dict(json.loads(z.read("frames/dataset.json"))["labels"])
+    assert "dataset.json" not in names and "frames/dataset.json" in names
+    _check_stylegan_v_zip_contract(names)  # still the layout StyleGAN-V requires
+    assert labels_v["frames/v1/000005.jpg"] == 1 and len(labels_v) == 36
+    result = runner.invoke(main, ["manifest", str(out), "--labels", str(labels), "--dataset-json-in-zip",
+                                  "stylegan2-ada"])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out / "frames.zip") as z:
+        names = z.namelist()
+        labels_a = dict(json.loads(z.read("dataset.json"))["labels"])
+    assert "frames/dataset.json" not in names  # replaced, not duplicated
+    images = [n for n in names if n.endswith(".jpg")]
+    assert all(n in labels_a for n in images)  # StyleGAN2-ADA looks up every image file
+    assert [r.frame_count for r in build_manifest(out).records] == [12, 12, 12]  # our reader ignores it
+    unlabeled = runner.invoke(main, ["manifest", str(out), "--dataset-json-in-zip", "stylegan-v"])
+    assert unlabeled.exit_code != 0 and "needs labels" in unlabeled.output
