@@ -21,7 +21,7 @@ from typing import Iterable, Literal
 
 import numpy as np
 
-from styleinv_data.crop.ffhq import face_anchors
+from styleinv_data.crop.ffhq import face_anchors, ffhq_quad
 from styleinv_data.crop.stabilize import StabilizeOptions, stabilized_landmarks
 from styleinv_data.faces.base import FaceDetection, FaceDetector, Landmarker, to_gray
 from styleinv_data.faces.retinaface_backend import box_iou
@@ -186,7 +186,6 @@ class FaceTracker:
         self._ramp_from: BoxCalibration | None = None  # the placement moves linearly to _ramp_to
         self._ramp_to: BoxCalibration | None = None
         self._ramp_step = 0
-        self._prev: np.ndarray | None = None
         self._since_detect = 0
         self._misses = 0
         self._pending: list[FaceObservation] = []  # tracked frames since the last confirmation
@@ -255,17 +254,15 @@ class FaceTracker:
     def _remember(self, index: int, landmarks: np.ndarray) -> None:
         self._motion = [*self._motion[-1:], (index, landmarks)]
 
-    def _predict(self, index: int) -> np.ndarray:
-        """The landmarks expected at ``index``: the last ones moved by the last velocity.
+    def _prediction(self, index: int) -> tuple[np.ndarray, bool]:
+        """The landmarks expected at ``index`` (the last ones moved by the last velocity), and whether
+        there was a velocity (False: the last landmarks as they were).
 
         The velocity comes from the last two trusted frames, which may straddle a lost frame or a
         re-detection (up to ``motion_memory`` frames apart), so a track restarted mid-motion
-        still predicts the motion.
+        still predicts the motion. The last trusted landmarks are also the current track's last
+        frame: ``_motion`` is set with every frame a track accepts.
         """
-        return self._prediction(index)[0]
-
-    def _prediction(self, index: int) -> tuple[np.ndarray, bool]:
-        """``_predict`` and whether it had a velocity (False: the last landmarks as they were)."""
         last_index, last = self._motion[-1]
         if not self.options.predict_motion or len(self._motion) < 2:
             return last, False
@@ -296,13 +293,12 @@ class FaceTracker:
             if self._motion:
                 # Keep the velocity only if this face continues the last one (near where it went).
                 last_index = self._motion[-1][0]
-                expected = self._predict(index)
+                expected = self._prediction(index)[0]
                 shift = np.linalg.norm(measured.landmarks.mean(0) - expected.mean(0))
                 if index - last_index > self.options.motion_memory + 1 or \
                         shift > 2.0 * landmark_frame(measured.landmarks)[1]:
                     self._motion = []
             self._remember(index, measured.landmarks)
-            self._prev = measured.landmarks
             self._since_detect = 0
             self._misses = 0
             self._pending = []
@@ -327,7 +323,7 @@ class FaceTracker:
                                check_failed=failed)
 
     def _track(self, frame: np.ndarray, index: int, history: list[FaceObservation]) -> FaceObservation:
-        assert self._calibration is not None and self._prev is not None
+        assert self._calibration is not None and self._motion
         h, w = frame.shape[:2]
         predicted, has_velocity = self._prediction(index)
         box = self._calibration.box_for(predicted)
@@ -357,14 +353,14 @@ class FaceTracker:
         measured = self._measure(frame, box, index, roll)
         if measured is None:
             return self._recover(frame, index, "no face in the tracked box", box)
-        disagreement = box_disagreement(box, self._calibration.box_for(measured.landmarks))
+        implied = self._calibration.box_for(measured.landmarks)
+        disagreement = box_disagreement(box, implied)
         if confirming is None and (not has_velocity or disagreement > self.options.verify_above):
             # No motion history, or the prediction missed: a landmarker given a box off the face
             # returns points between box and face that can pass every other check. The frame is
             # measured afresh from a detection around the box instead.
             self.stats.verifications += 1
             detections = self._detect_around(frame, box)
-            implied = self._calibration.box_for(measured.landmarks)
             boxes = np.stack([d.box_xyxy for d in detections]) if detections else np.zeros((0, 4))
             overlap = np.maximum(box_iou(box, boxes), box_iou(implied, boxes)) if len(boxes) else np.zeros(0)
             if not len(overlap) or overlap.max() < self.options.match_iou:
@@ -380,10 +376,9 @@ class FaceTracker:
             self._misses, self._pending = 0, []  # a detection confirmed the track here
         if self._outside(measured.landmarks, w, h):
             return self._recover(frame, index, "face not fully in the frame", box)
-        step = landmark_frame(measured.landmarks)[1] / landmark_frame(self._prev)[1]
+        step = landmark_frame(measured.landmarks)[1] / landmark_frame(self._motion[-1][1])[1]
         if abs(np.log(step)) > np.log1p(self.options.max_scale_step):
             return self._recover(frame, index, "face scale jumped", box)
-        self._prev = measured.landmarks
         self._remember(index, measured.landmarks)
         self._last_box = box
         self._advance_calibration(confirming, measured.landmarks)
@@ -501,8 +496,6 @@ def interpolation_error(landmarks: list[np.ndarray | None], start: int, stop: in
     ``|v_end - chord| * (g + 1) / 4`` at most, where ``v_end`` is the quad corners' velocity at
     either end and ``chord`` the line's velocity. ``inf`` when neither end has a velocity.
     """
-    from styleinv_data.crop.ffhq import ffhq_quad  # noqa: PLC0415
-
     a, b = landmarks[start - 1], landmarks[stop]
     assert a is not None and b is not None
     qa, qb = ffhq_quad(a), ffhq_quad(b)
