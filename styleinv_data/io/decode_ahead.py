@@ -11,6 +11,7 @@ read the frames without a pipe, a copy or a second decode. Only videos whose raw
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,8 +27,6 @@ def scratch_dir_for(needed_bytes: int) -> str | None:
     """Where ``needed_bytes`` of scratch fit with room to spare: ``$STYLEINV_TMP`` if set, else
     ``/dev/shm`` (memory-backed; only 64 MiB in a default Docker container), else the system temp
     dir; ``None`` when none has the space."""
-    import shutil  # noqa: PLC0415
-
     chosen = os.environ.get("STYLEINV_TMP")
     candidates = [chosen] if chosen else ["/dev/shm", tempfile.gettempdir()]
     for folder in candidates:

@@ -331,7 +331,11 @@ class FfhqStrategy:
             self._ahead.close()
         self._ahead = self._start_decode_ahead(video_path, inputs)
         if self._ahead is not None:
-            backends_for(options.faces)  # load the models while ffmpeg decodes
+            try:
+                backends_for(options.faces)  # load the models while ffmpeg decodes
+            except BaseException:
+                self._ahead.close()  # stop ffmpeg, remove the scratch file
+                raise
             try:
                 self._ahead.array()
             except (DecodeError, OSError, ValueError):
@@ -348,13 +352,7 @@ class FfhqStrategy:
         else:
             frames = open_frames()
         if inputs.get("start_sec") is None:
-            try:
-                return plan_frames(video_id, frames, options, size)
-            except BaseException:
-                if self._ahead is not None:
-                    self._ahead.close()  # stop ffmpeg, remove the scratch file
-                    self._ahead = None
-                raise
+            return plan_frames(video_id, frames, options, size)  # the scratch file is gone once mapped
         from styleinv_data.sources.celebvhq import span_to_frames  # noqa: PLC0415
 
         start, stop = span_to_frames(float(inputs["start_sec"]), float(inputs["end_sec"]), fps,

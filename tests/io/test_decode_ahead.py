@@ -87,3 +87,28 @@ def test_the_ffhq_strategy_streams_when_the_scratch_space_is_short_or_fails(smal
     plan = FfhqStrategy({"min_segment": 2}).plan("grad", Path(path), info=info)
     assert plan.stats["frames"] == 10  # streamed instead (no face in these frames: no segment)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_model_that_fails_to_load_leaves_no_ffmpeg_and_no_scratch_file(small_video, tmp_path, monkeypatch):
+    """Missing landmark weights fail the video; the decode started beside the model load is stopped."""
+    from styleinv_data.pipeline import ffhq_strategy
+    from styleinv_data.pipeline.ffhq_strategy import FfhqStrategy
+
+    path, _ = small_video
+    monkeypatch.setenv("STYLEINV_TMP", str(tmp_path))
+    started = []
+    real_init = DecodedAhead.__init__
+
+    def recording_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        started.append(self)
+
+    def no_weights(faces):
+        raise ValueError("dlib weights not found: shape_predictor_68_face_landmarks.dat")
+
+    monkeypatch.setattr(DecodedAhead, "__init__", recording_init)
+    monkeypatch.setattr(ffhq_strategy, "backends_for", no_weights)
+    with pytest.raises(ValueError, match="weights not found"):
+        FfhqStrategy({}).plan("grad", Path(path), info=probe_source(path))
+    assert len(started) == 1 and started[0]._proc.poll() is not None
+    assert not list(tmp_path.iterdir())
