@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from styleinv_data.manifest.records import Manifest
 from styleinv_data.manifest.schema import ManifestError
+from styleinv_data.manifest.storage import ZIP_CONTAINER
 
 
 def write_parquet(manifest: Manifest, path: Path | str) -> Path:
@@ -92,16 +95,12 @@ def add_dataset_json_to_zip(manifest: Manifest, dataset_json: Path, fmt: str = "
     name and renamed (a previous ``dataset.json`` member is replaced); frames are copied as they
     are stored. Returns the zip's path.
     """
-    import os
-    import zipfile
-    from pathlib import PurePosixPath
-
     if fmt not in DATASET_JSON_FORMATS:
         raise ManifestError(f"dataset.json format {fmt!r}: use one of {', '.join(DATASET_JSON_FORMATS)}")
     if manifest.header.layout != "zip":
         raise ManifestError("dataset.json goes into the zip only for a zip dataset; this one is "
                             f"{manifest.header.layout!r} (its dataset.json is at the root)")
-    zip_path = Path(manifest.root) / (manifest.header.container or "frames.zip")
+    zip_path = Path(manifest.root) / (manifest.header.container or ZIP_CONTAINER)
     tops = {PurePosixPath(r.path).parts[0] for r in manifest.records if len(PurePosixPath(r.path).parts) == 2}
     if fmt == "stylegan-v":
         if len(tops) != 1:

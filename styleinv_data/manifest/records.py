@@ -51,6 +51,14 @@ class FrameNaming:
         return f"{self.prefix}{self.start + frame_index:0{self.digits}d}{ext}"
 
 
+CROP_NAMING = FrameNaming()  # the crop's own frame files: 000000.jpg, 000001.jpg, ...
+
+
+def frame_file_name(frame_index: int, ext: str, naming: FrameNaming | None) -> str:
+    """The file name of frame ``frame_index``: ``naming``'s, or the crop's own when None."""
+    return (naming or CROP_NAMING).name(frame_index, ext)
+
+
 @dataclass
 class VideoRecord:
     """One video (clip) of the dataset."""
@@ -76,9 +84,7 @@ class VideoRecord:
         ``frame_naming`` says (``frame13.jpg`` for StyleGAN-V's 1-based unpadded names)."""
         if self.frame_ext is None:
             raise ValueError(f"record {self.id!r} is an mp4 video: it has no frame files")
-        if self.frame_naming is not None:
-            return self.frame_naming.name(frame_index, self.frame_ext)
-        return f"{frame_index:06d}{self.frame_ext}"
+        return frame_file_name(frame_index, self.frame_ext, self.frame_naming)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -30,12 +30,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from styleinv_data.manifest.records import FrameNaming
+from styleinv_data.manifest.records import CROP_NAMING, FrameNaming, frame_file_name
 from styleinv_data.manifest.schema import ManifestError
 
 ZIP_CONTAINER = "frames.zip"
 META_DIR = "_meta"
-FRAME_NAME_RE = re.compile(r"^(\d{6})\.(jpg|png)$")  # the crop's own naming
 FRAME_FILE_RE = re.compile(r"^(.*?)(\d+)(\.(?:jpe?g|png))$", re.IGNORECASE)  # any numbered image file
 IGNORED_NAMES = {META_DIR, "dataset.json", "manifest.jsonl", "manifest.parquet", ZIP_CONTAINER}
 IGNORED_FILES = {"dataset.json", ".DS_Store", "Thumbs.db"}
@@ -52,9 +51,7 @@ class ScannedVideo:
     frame_naming: FrameNaming | None = None  # None: 000000.jpg, 000001.jpg, ...
 
     def frame_name(self, frame_index: int) -> str:
-        if self.frame_naming is not None:
-            return self.frame_naming.name(frame_index, self.frame_ext or "")
-        return f"{frame_index:06d}{self.frame_ext}"
+        return frame_file_name(frame_index, self.frame_ext or "", self.frame_naming)
 
 
 def detect_layout(root: Path) -> str:
@@ -109,8 +106,9 @@ def _check_frame_names(video_id: str, names: list[str], where: str) -> tuple[str
     n, start = len(numbers), numbers[0]
     if len(set(numbers)) != n:
         raise ManifestError(f"{where}: video {video_id!r} has two files for one frame number; keep one")
-    naming = None if (prefix, start, digits, ext) in (("", 0, 6, ".jpg"), ("", 0, 6, ".png")) else \
-        FrameNaming(prefix, start, digits)
+    naming = FrameNaming(prefix, start, digits)
+    if naming == CROP_NAMING and ext in (".jpg", ".png"):
+        naming = None  # the crop's own naming: records stay as they were
     if numbers[-1] != start + n - 1:
         present = set(numbers)
         missing = next(i for i in range(start, numbers[-1] + 1) if i not in present)
@@ -153,21 +151,22 @@ def _zip_frame_members(zip_path: Path) -> list[str]:
     return kept
 
 
-def _zip_top_folder(names: list[str]) -> str:
-    """The one folder every member sits in (StyleGAN-V's ``sky_timelapse/<video>/...``), or ''."""
-    tops = {PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) == 3}
-    if len(tops) == 1 and all(len(PurePosixPath(n).parts) == 3 for n in names):
-        return tops.pop()
-    return ""
+def _zip_members_below_top(zip_path: Path) -> tuple[str, list[tuple[str, tuple[str, ...]]]]:
+    """(the one folder every member sits in, or '', then each member's name and its path parts
+    below that folder): StyleGAN-V's zips hold ``sky_timelapse/<video>/<frame>``, ours
+    ``frames/<out_id>/<frame>`` (``<out_id>/<frame>`` before)."""
+    names = _zip_frame_members(zip_path)
+    parts = [PurePosixPath(n).parts for n in names]
+    tops = {p[0] for p in parts if len(p) == 3}
+    top = tops.pop() if len(tops) == 1 and all(len(p) == 3 for p in parts) else ""
+    return top, [(n, p[1:] if top else p) for n, p in zip(names, parts)]
 
 
 def scan_zip(root: Path, only_ids: set[str] | None = None, container: str = ZIP_CONTAINER) -> list[ScannedVideo]:
     zip_path = Path(root) / container
-    names = _zip_frame_members(zip_path)
-    top = _zip_top_folder(names)
+    top, members = _zip_members_below_top(zip_path)
     per_video: dict[str, list[str]] = {}
-    for name in names:
-        parts = PurePosixPath(name).parts[1:] if top else PurePosixPath(name).parts
+    for name, parts in members:
         if len(parts) != 2:
             raise ManifestError(f"{zip_path}: member {name!r} is not [<folder>/]<video_id>/<frame>.jpg")
         per_video.setdefault(parts[0], []).append(parts[1])
@@ -215,10 +214,8 @@ def list_video_ids(root: Path, layout: str) -> set[str]:
     """Every video id present on disk (no checks): for reporting what a scan left out."""
     root = Path(root)
     if layout == "zip":
-        names = _zip_frame_members(root / ZIP_CONTAINER)
-        top = _zip_top_folder(names)
-        parts = [PurePosixPath(n).parts[1:] if top else PurePosixPath(n).parts for n in names]
-        return {p[0] for p in parts if len(p) > 1}
+        _, members = _zip_members_below_top(root / ZIP_CONTAINER)
+        return {parts[0] for _, parts in members if len(parts) > 1}
     if layout == "mp4":
         return {Path(e.name).stem for e in os.scandir(root) if e.is_file() and e.name.lower().endswith(".mp4")}
     return {e.name for e in os.scandir(root)
