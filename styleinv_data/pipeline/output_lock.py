@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from styleinv_data.pipeline.recipe import RecipeError
-from styleinv_data.pipeline.status import meta_dir
+from styleinv_data.pipeline.status import meta_dir, shard_name
 
 LOCK_NAME = "crop.lock"
 
@@ -93,7 +93,7 @@ def output_lock(out_root: Path, shard: tuple[int, int] | None = None) -> Iterato
         except BlockingIOError:
             raise RecipeError(f"{out_root}: an unsharded styleinv-data crop is writing this folder ({_holder(path)}; "
                               f"lock {path}); wait for it to finish") from None
-        shard_path = path.with_name(f"crop.shard-{shard[0]}-of-{shard[1]}.lock")
+        shard_path = path.with_name(f"crop.{shard_name(shard)}.lock")
         shard_fd = _open_lock_file(shard_path, out_root)
         try:
             fcntl.flock(shard_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

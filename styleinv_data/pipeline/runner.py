@@ -26,12 +26,13 @@ from styleinv_data.pipeline.output_lock import not_writable, output_lock
 from styleinv_data.pipeline.outputs import assemble_zip, remove_outputs
 from styleinv_data.pipeline.render import render_segments, render_streamed
 from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
-from styleinv_data.pipeline.shards import parse_shard, shard_name, shard_of
+from styleinv_data.pipeline.shards import parse_shard, shard_of
 from styleinv_data.pipeline.status import (
     meta_dir,
     partial_dir,
     plan_path,
     read_status,
+    shard_name,
     status_path,
     write_status,
     write_text_atomic,
@@ -74,6 +75,19 @@ class BatchSummary:
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    def add(self, result: "VideoResult") -> list[str]:
+        """Count one video's result; returns the clips it wrote (done) or none (failed)."""
+        if result.state != "done":
+            self.failed += 1
+            self.failures.append((result.video_id, result.reason or "unknown error"))
+            return []
+        self.done += 1
+        self.frames_out += result.frames_out
+        self.interpolated += result.interpolated
+        if not result.out_ids:
+            self.empty.append((result.video_id, result.note or "no frames to write"))
+        return result.out_ids
 
     def lines(self) -> list[str]:
         out = [
@@ -218,13 +232,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         write_status(out_root, status)
     except OSError as e:
         status["state"], status["reason"] = "failed", f"cannot write status: {_one_line(e)}"
-    return VideoResult(
-        task.video_id, status["state"], status["reason"],
-        frames_out=sum(o["frames"] for o in status["outputs"]), elapsed_s=status["elapsed_s"],
-        out_ids=[o["out_id"] for o in status["outputs"]],
-        interpolated=int(status["counts"].get("interpolated", 0) or 0),
-        note=status["counts"].get("reason") if status["state"] == "done" and not status["outputs"] else None,
-    )
+    return _result_from_status(status)
 
 
 def discover_tasks(recipe: CropRecipe) -> list[VideoTask]:
@@ -327,10 +335,13 @@ def _is_worker_crash(error: BaseException) -> bool:
 
 def _result_from_status(status: dict[str, Any]) -> VideoResult:
     outputs = status.get("outputs") or []
+    counts = status.get("counts") or {}
+    state = status.get("state", "failed")
     return VideoResult(
-        status["video_id"], status.get("state", "failed"), status.get("reason"),
+        status["video_id"], state, status.get("reason"),
         frames_out=sum(o.get("frames", 0) for o in outputs), elapsed_s=status.get("elapsed_s", 0.0),
-        out_ids=[o["out_id"] for o in outputs], interpolated=int((status.get("counts") or {}).get("interpolated", 0) or 0),
+        out_ids=[o["out_id"] for o in outputs], interpolated=int(counts.get("interpolated", 0) or 0),
+        note=counts.get("reason") if state == "done" and not outputs else None,
     )
 
 
@@ -408,16 +419,7 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
 
     with progress_bar(total=len(todo), desc="crop", unit="video", disable=not recipe.run.progress or not todo) as bar:
         for result in _results_surviving_crashes(todo, recipe, started_at):
-            if result.state == "done":
-                summary.done += 1
-                summary.frames_out += result.frames_out
-                summary.interpolated += result.interpolated
-                done_out_ids += result.out_ids
-                if not result.out_ids:
-                    summary.empty.append((result.video_id, result.note or "no frames to write"))
-            else:
-                summary.failed += 1
-                summary.failures.append((result.video_id, result.reason or "unknown error"))
+            done_out_ids += summary.add(result)
             bar.set_postfix(done=summary.done, failed=summary.failed, refresh=False)
             bar.update(1)
     shard = parse_shard(recipe.run.shard)
@@ -456,17 +458,8 @@ def summarize_batch(recipe: CropRecipe, echo: Callable[[str], None] = print) -> 
             status = read_status(out_root, task.video_id)
             if status is None:
                 summary.not_run += 1
-            elif status.get("state") == "done":
-                summary.done += 1
-                outputs = status.get("outputs", [])
-                summary.frames_out += sum(int(o.get("frames", 0)) for o in outputs)
-                done_out_ids += [o["out_id"] for o in outputs if "out_id" in o]
-                if not outputs:
-                    summary.empty.append((task.video_id, (status.get("counts") or {}).get("reason") or
-                                          "no frames to write"))
             else:
-                summary.failed += 1
-                summary.failures.append((task.video_id, status.get("reason") or "unknown error"))
+                done_out_ids += summary.add(_result_from_status(status))
         if recipe.output.layout == "zip":
             assemble_zip(out_root, done_out_ids)
             summary.notes.append(f"assembled {out_root / 'frames.zip'} ({len(done_out_ids)} clips)")

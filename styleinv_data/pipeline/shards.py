@@ -37,7 +37,3 @@ def shard_of(video_id: str, count: int) -> int:
     """The shard (0..count-1) that crops ``video_id``."""
     digest = hashlib.sha256(video_id.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % count
-
-
-def shard_name(shard: tuple[int, int]) -> str:
-    return f"shard-{shard[0]}-of-{shard[1]}"

@@ -16,10 +16,15 @@ def meta_dir(out_root: Path) -> Path:
     return Path(out_root) / META_DIR
 
 
+def shard_name(shard: tuple[int, int]) -> str:
+    """``shard-I-of-N``: how a shard's own files in ``OUT/_meta`` are named."""
+    return f"shard-{shard[0]}-of-{shard[1]}"
+
+
 def partial_dir(out_root: Path, shard: tuple[int, int] | None = None) -> Path:
     """Where unfinished outputs are built; each shard of a sharded batch has its own folder in it."""
     base = meta_dir(out_root) / PARTIAL_DIR
-    return base if shard is None else base / f"shard-{shard[0]}-of-{shard[1]}"
+    return base if shard is None else base / shard_name(shard)
 
 
 def shard_dir(out_root: Path) -> Path:
