@@ -60,7 +60,8 @@ def frontal_face_detector(dlib: Any) -> Any:
         detector.save(str(tmp))
         os.replace(tmp, path)
     except (OSError, RuntimeError):
-        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
     return detector
 
 
