@@ -89,9 +89,10 @@ def sgv_zip_copy(src_root: Path, dst_root: Path, record_paths: list[str]) -> Non
     with zipfile.ZipFile(dst_root / SGV_ZIP, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("sky_timelapse/", b"")
         for rel in record_paths:
-            zf.writestr(f"sky_timelapse/{rel}/", b"")
+            video = Path(rel).name  # the crop's frames/<id> -> sky_timelapse/<id>
+            zf.writestr(f"sky_timelapse/{video}/", b"")
             for i, f in enumerate(sorted((src_root / rel).iterdir())):
-                zf.write(f, f"sky_timelapse/{rel}/frame{i + 1}.jpg")
+                zf.write(f, f"sky_timelapse/{video}/frame{i + 1}.jpg")
 
 
 # ---- decode-only baseline (a process pool doing exactly the reads + decodes) ----

@@ -126,9 +126,10 @@ def run_demo(out: Path, size: int = 256) -> int:
     summary = run_batch(recipe, echo=lambda line: print(f"[demo] {line}"))
     if not summary.ok:
         return 1
+    clip = out / "crops" / "frames" / "carphone"
     sheet = contact_sheet(split_root / "original" / "carphone.mp4", out / "crops" / "_meta" / "carphone.plan.json",
-                          out / "crops" / "carphone", out / "contact_sheet.png")
-    print(f"[demo] crops:         {out / 'crops' / 'carphone'} ({len(list((out / 'crops' / 'carphone').iterdir()))} frames, {size}x{size})")
+                          clip, out / "contact_sheet.png")
+    print(f"[demo] crops:         {clip} ({len(list(clip.iterdir()))} frames, {size}x{size})")
     print(f"[demo] status / plan: {out / 'crops' / '_meta'}")
     print(f"[demo] contact sheet: {sheet}")
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from styleinv_data.manifest.records import Manifest
 from styleinv_data.manifest.schema import ManifestError
-from styleinv_data.manifest.storage import ZIP_CONTAINER
+from styleinv_data.output_layout import FRAMES_FOLDER, ZIP_CONTAINER
 
 
 def write_parquet(manifest: Manifest, path: Path | str) -> Path:
@@ -52,7 +52,8 @@ def write_parquet(manifest: Manifest, path: Path | str) -> Path:
 
 
 def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Path | None:
-    """StyleGAN-V / StyleGAN2-ADA ``dataset.json`` at the dataset root: ``{"labels": [[<frame path>,
+    """StyleGAN-V / StyleGAN2-ADA ``dataset.json`` at the dataset root (``OUT/frames`` for the crop's
+    frames layout, the folder those trainers are given): ``{"labels": [[<frame path>,
     <int>], ...]}`` with **one entry per frame file** (``<video path>/<frame name>``), which both
     readers accept: StyleGAN2-ADA looks every image file up by its path; StyleGAN-V takes each
     entry's folder as its video and checks that a video's frames agree. (One entry per *video*, as
@@ -69,13 +70,20 @@ def write_dataset_json(manifest: Manifest, path: Path | str | None = None) -> Pa
             f"dataset.json needs a label for every video; {len(missing)} have none (first: {missing[0]!r}); "
             f"complete the label file or pass --require-labels to find them"
         )
-    path = Path(path) if path is not None else Path(manifest.root) / "dataset.json"
+    # the frames layout's dataset root is OUT/frames (what the trainers are given): the file goes
+    # there, its paths relative to it
+    below = (manifest.header.layout == "frames"
+             and all(PurePosixPath(r.path).parts[0] == FRAMES_FOLDER and len(PurePosixPath(r.path).parts) == 2
+                     for r in manifest.records))
+    root = Path(manifest.root) / FRAMES_FOLDER if below else Path(manifest.root)
+    path = Path(path) if path is not None else root / "dataset.json"
     entries: list[list] = []
     for r in manifest.records:
+        video_path = PurePosixPath(r.path).name if below else r.path
         if r.frame_ext is None:  # mp4
-            entries.append([r.path, int(r.label)])  # type: ignore[arg-type]
+            entries.append([video_path, int(r.label)])  # type: ignore[arg-type]
         else:
-            entries += [[f"{r.path}/{r.frame_name(i)}", int(r.label)] for i in range(r.frame_count)]  # type: ignore[arg-type]
+            entries += [[f"{video_path}/{r.frame_name(i)}", int(r.label)] for i in range(r.frame_count)]  # type: ignore[arg-type]
     payload = {"labels": entries}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload))

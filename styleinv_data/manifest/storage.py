@@ -3,8 +3,9 @@
 This module lists videos (for the manifest builder) and returns the raw bytes of one frame (for
 the readers). It follows the crop output layout of ``docs/architecture.md``:
 
-* ``frames``: ``ROOT/<out_id>/<frame:06d>.jpg`` (or ``.png``), frames numbered from 0;
-* ``zip``:    ``ROOT/frames.zip`` holding ``<out_id>/<frame:06d>.jpg``;
+* ``frames``: ``ROOT/frames/<out_id>/<frame:06d>.jpg`` (or ``.png``), frames numbered from 0
+  (``ROOT/<out_id>/...`` as earlier versions wrote it, and any folder of video folders);
+* ``zip``:    ``ROOT/frames.zip`` holding ``frames/<out_id>/<frame:06d>.jpg`` (``<out_id>/...`` before);
 * ``mp4``:    ``ROOT/<out_id>.mp4``.
 
 It also reads the datasets of the field as they are distributed (StyleGAN-V's): a zip named
@@ -32,9 +33,8 @@ from pathlib import Path, PurePosixPath
 
 from styleinv_data.manifest.records import CROP_NAMING, FrameNaming, frame_file_name
 from styleinv_data.manifest.schema import ManifestError
+from styleinv_data.output_layout import FRAMES_FOLDER, META_DIR, ZIP_CONTAINER
 
-ZIP_CONTAINER = "frames.zip"
-META_DIR = "_meta"
 FRAME_FILE_RE = re.compile(r"^(.*?)(\d+)(\.(?:jpe?g|png))$", re.IGNORECASE)  # any numbered image file
 IGNORED_NAMES = {META_DIR, "dataset.json", "manifest.jsonl", "manifest.parquet", ZIP_CONTAINER}
 IGNORED_FILES = {"dataset.json", ".DS_Store", "Thumbs.db"}
@@ -62,7 +62,14 @@ def detect_layout(root: Path) -> str:
     entries = [e for e in os.scandir(root) if not e.name.startswith(".") and e.name not in (META_DIR,)]
     has_zip = (root / ZIP_CONTAINER).is_file()
     has_mp4 = any(e.is_file() and e.name.lower().endswith(".mp4") for e in entries)
-    has_dirs = any(e.is_dir() for e in entries)
+    folders = {e.name for e in entries if e.is_dir()}
+    has_dirs = bool(folders)
+    if frames_prefix(root) and folders - {FRAMES_FOLDER}:
+        raise ManifestError(
+            f"{root}: holds clip folders both in {FRAMES_FOLDER}/ and beside it (e.g. "
+            f"{sorted(folders - {FRAMES_FOLDER})[0]}/, the layout of an earlier version); re-run the crop into this "
+            "folder (it moves them) or keep one of the two"
+        )
     found = [name for name, flag in (("zip", has_zip), ("mp4", has_mp4), ("frames", has_dirs)) if flag]
     if len(found) > 1:
         raise ManifestError(
@@ -121,16 +128,34 @@ def _check_frame_names(video_id: str, names: list[str], where: str) -> tuple[str
     return ext, n, naming
 
 
+def frames_prefix(root: Path) -> str:
+    """``"frames"`` when ``ROOT/frames`` is the crop's folder of clip folders (the frames layout),
+    else ``""`` (the video folders sit in ROOT itself: earlier crops, other datasets). A folder
+    ``frames`` that holds frame files, not folders, is a video of that name."""
+    folder = Path(root) / FRAMES_FOLDER
+    if not folder.is_dir():
+        return ""
+    return FRAMES_FOLDER if any(e.is_dir() and not e.name.startswith(".") for e in os.scandir(folder)) else ""
+
+
+def _video_folders(root: Path) -> tuple[str, list[os.DirEntry]]:
+    """(prefix, video folder entries, sorted by name) of a frames-layout root."""
+    prefix = frames_prefix(root)
+    entries = [e for e in os.scandir(Path(root) / prefix if prefix else root)
+               if not e.name.startswith(".") and e.name not in IGNORED_NAMES and e.is_dir()]
+    return prefix, sorted(entries, key=lambda e: e.name)
+
+
 def scan_frames_folder(root: Path, only_ids: set[str] | None = None) -> list[ScannedVideo]:
     videos = []
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if entry.name.startswith(".") or entry.name in IGNORED_NAMES or not entry.is_dir():
-            continue
+    prefix, entries = _video_folders(root)
+    for entry in entries:
         if only_ids is not None and entry.name not in only_ids:
             continue
         names = [n for n in os.listdir(entry.path) if not n.startswith(".") and n not in IGNORED_FILES]
-        ext, n, naming = _check_frame_names(entry.name, names, str(Path(root) / entry.name))
-        videos.append(ScannedVideo(id=entry.name, path=entry.name, frame_ext=ext, frame_count=n, frame_naming=naming))
+        ext, n, naming = _check_frame_names(entry.name, names, entry.path)
+        path = f"{prefix}/{entry.name}" if prefix else entry.name
+        videos.append(ScannedVideo(id=entry.name, path=path, frame_ext=ext, frame_count=n, frame_naming=naming))
     return videos
 
 
@@ -218,16 +243,19 @@ def list_video_ids(root: Path, layout: str) -> set[str]:
         return {parts[0] for _, parts in members if len(parts) > 1}
     if layout == "mp4":
         return {Path(e.name).stem for e in os.scandir(root) if e.is_file() and e.name.lower().endswith(".mp4")}
-    return {e.name for e in os.scandir(root)
-            if e.is_dir() and not e.name.startswith(".") and e.name not in IGNORED_NAMES}
+    return {e.name for e in _video_folders(root)[1]}
 
 
 def dataset_location(path: Path) -> tuple[Path, str | None]:
     """(dataset root, zip container) of what a user passes: a folder, or a zip file named anything
-    (its folder is then the root and its name the container)."""
+    (its folder is then the root and its name the container). The frames folder of a crop output
+    (``OUT/frames``, the root StyleGAN-V is given) stands for its crop output ``OUT``, so that the
+    crop's sidecars in ``OUT/_meta`` are read with it."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".zip":
         return path.parent, path.name
+    if path.name == FRAMES_FOLDER and (path.parent / META_DIR).is_dir() and frames_prefix(path.parent):
+        return path.parent, None
     return path, None
 
 

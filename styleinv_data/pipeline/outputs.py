@@ -7,16 +7,14 @@ import zipfile
 from pathlib import Path
 
 from styleinv_data.io.writers import ClipSink, FolderSink, Mp4Sink, ThreadedSink, ZipShardSink, remove_path
-from styleinv_data.pipeline.recipe import CropRecipe
+from styleinv_data.output_layout import FRAMES_FOLDER, ZIP_CONTAINER
+from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
 from styleinv_data.pipeline.status import partial_dir, shard_dir
-
-ZIP_NAME = "frames.zip"
-
 
 def final_output_path(recipe: CropRecipe, out_root: Path, out_id: str) -> Path:
     layout = recipe.output.layout
     if layout == "frames":
-        return out_root / out_id
+        return out_root / FRAMES_FOLDER / out_id
     if layout == "mp4":
         return out_root / f"{out_id}.mp4"
     return shard_dir(out_root) / f"{out_id}.zip"  # zip: one shard per clip, merged at the end of the run
@@ -33,6 +31,7 @@ def open_sink(recipe: CropRecipe, out_root: Path, out_id: str, fps: float | None
     partial.mkdir(parents=True, exist_ok=True)
     sink: ClipSink
     if out.layout == "frames":
+        final.parent.mkdir(parents=True, exist_ok=True)
         sink = FolderSink(final, partial / out_id, out.image_format, out.jpeg_quality)
     elif out.layout == "zip":
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -66,12 +65,28 @@ class _RenderingSink:
         self.sink.abort()
 
 
+def move_legacy_frame_folders(out_root: Path, out_ids: list[str]) -> int:
+    """Move clip folders an earlier version wrote straight into ``OUT`` (``OUT/<out_id>/``) to
+    ``OUT/frames/<out_id>/``, where the frames layout keeps them now (so that ``OUT/frames`` is a
+    dataset root without the sidecars). One ``rename`` per clip: a killed run leaves each clip in
+    one place or the other, and the next run moves the rest. Returns how many were moved."""
+    frames_root = Path(out_root) / FRAMES_FOLDER
+    if FRAMES_FOLDER in out_ids and frames_root.is_dir() and not any(e.is_dir() for e in os.scandir(frames_root)):
+        raise RecipeError(f"{frames_root}: holds the frames of a clip named {FRAMES_FOLDER!r} in the layout of an "
+                      "earlier version; rename that video or crop into a new folder")
+    moved = 0
+    for out_id in sorted(set(out_ids) - {FRAMES_FOLDER}):
+        legacy, current = Path(out_root) / out_id, frames_root / out_id
+        if legacy.is_dir() and not current.exists():
+            frames_root.mkdir(exist_ok=True)
+            os.rename(legacy, current)
+            moved += 1
+    return moved
+
+
 def remove_outputs(recipe: CropRecipe, out_root: Path, out_ids: list[str]) -> None:
     for out_id in out_ids:
         remove_path(final_output_path(recipe, out_root, out_id))
-
-
-ZIP_TOP_FOLDER = "frames"  # every member sits in it: frames/<out_id>/000000.jpg
 
 
 def assemble_zip(out_root: Path, out_ids: list[str]) -> Path:
@@ -82,16 +97,16 @@ def assemble_zip(out_root: Path, out_ids: list[str]) -> Path:
     then its frames, uncompressed, in order. Our manifest reads it (and zips without the top
     folder, written before) alike.
     """
-    final = out_root / ZIP_NAME
-    tmp = out_root / (ZIP_NAME + ".tmp")
+    final = out_root / ZIP_CONTAINER
+    tmp = out_root / (ZIP_CONTAINER + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as dst:
-        dst.writestr(_dir_entry(f"{ZIP_TOP_FOLDER}/"), b"")
+        dst.writestr(_dir_entry(f"{FRAMES_FOLDER}/"), b"")
         for out_id in sorted(out_ids):
-            dst.writestr(_dir_entry(f"{ZIP_TOP_FOLDER}/{out_id}/"), b"")
+            dst.writestr(_dir_entry(f"{FRAMES_FOLDER}/{out_id}/"), b"")
             shard = shard_dir(out_root) / f"{out_id}.zip"
             with zipfile.ZipFile(shard) as src:
                 for info in src.infolist():
-                    member = zipfile.ZipInfo(f"{ZIP_TOP_FOLDER}/{info.filename}", date_time=info.date_time)
+                    member = zipfile.ZipInfo(f"{FRAMES_FOLDER}/{info.filename}", date_time=info.date_time)
                     member.compress_type = zipfile.ZIP_STORED
                     member.external_attr = info.external_attr
                     dst.writestr(member, src.read(info))

@@ -22,8 +22,9 @@ from styleinv_data.crop.plan import CropPlan
 from styleinv_data.io.probe import probe_source
 from styleinv_data.io.source import iter_source_frames
 from styleinv_data.io.writers import remove_path
+from styleinv_data.output_layout import FRAMES_FOLDER
 from styleinv_data.pipeline.output_lock import not_writable, output_lock
-from styleinv_data.pipeline.outputs import assemble_zip, remove_outputs
+from styleinv_data.pipeline.outputs import assemble_zip, move_legacy_frame_folders, remove_outputs
 from styleinv_data.pipeline.render import render_segments, render_streamed
 from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
 from styleinv_data.pipeline.shards import parse_shard, shard_of
@@ -405,8 +406,14 @@ def _run_locked(recipe: CropRecipe, tasks: list[VideoTask], echo: Callable[[str]
     summary = BatchSummary(out_root=out_root)
     todo: list[VideoTask] = []
     done_out_ids: list[str] = []
+    previous_by_id = {task.video_id: read_status(out_root, task.video_id) for task in tasks}
+    if recipe.output.layout == "frames":
+        moved = move_legacy_frame_folders(out_root, [o["out_id"] for p in previous_by_id.values() if p
+                                                     for o in p.get("outputs", []) if "out_id" in o])
+        if moved:
+            echo(f"moved {moved} clip folders of an earlier version's layout into {out_root / FRAMES_FOLDER}/")
     for task in tasks:
-        previous = read_status(out_root, task.video_id)
+        previous = previous_by_id[task.video_id]
         if previous and previous.get("state") == "done" and not recipe.run.overwrite:
             summary.skipped += 1
             done_out_ids += [o["out_id"] for o in previous.get("outputs", [])]

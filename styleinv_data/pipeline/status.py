@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-META_DIR = "_meta"
+from styleinv_data.output_layout import META_DIR
+
 PARTIAL_DIR = "partial"
 SHARD_DIR = "shards"
 

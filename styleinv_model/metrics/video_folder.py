@@ -1,8 +1,9 @@
 """A folder of videos as a metric source: video files (mp4, ...) and/or folders of frames.
 
 Layouts accepted under ``root``: ``root/<id>.mp4`` (any container PyAV reads), ``root/<id>/<frame>.jpg``
-(frames sorted by name; jpg/png/bmp/webp), or ``root`` itself holding frames (one video). Frames of any
-mode (grey, RGBA, palette) come back as RGB uint8 ``[T, H, W, 3]``.
+(frames sorted by name; jpg/png/bmp/webp), or ``root`` itself holding frames (one video). A crop
+output folder of the frames layout (``OUT/_meta`` beside ``OUT/frames/<id>/``) reads as
+``OUT/frames``. Frames of any mode (grey, RGBA, palette) come back as RGB uint8 ``[T, H, W, 3]``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
+
+from styleinv_data.output_layout import FRAMES_FOLDER, META_DIR
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -39,6 +42,8 @@ def list_videos(root: str | Path) -> list[VideoEntry]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory; give a folder of videos (*.mp4) or of frame folders")
+    if (root / META_DIR).is_dir() and (root / FRAMES_FOLDER).is_dir():
+        root = root / FRAMES_FOLDER  # a crop output folder (frames layout): its clips are in OUT/frames
     entries: list[VideoEntry] = []
     for child in sorted(root.iterdir()):
         if child.is_file() and child.suffix.lower() in VIDEO_SUFFIXES:

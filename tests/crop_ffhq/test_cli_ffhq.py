@@ -51,7 +51,7 @@ def test_face_video_is_cropped_with_a_provenance_sidecar(cropped):
     status = json.loads((cropped / "_meta" / "face.status.json").read_text())
     assert status["state"] == "done", status
     assert status["outputs"] == [{"out_id": "face", "frames": 20, "source_start": 0, "source_stop": 20}]
-    images = sorted((cropped / "face").glob("*.jpg"))
+    images = sorted((cropped / "frames" / "face").glob("*.jpg"))
     assert len(images) == 20
     sidecar = json.loads((cropped / "_meta" / "face.plan.json").read_text())
     frame = sidecar["frames"][3]
@@ -99,7 +99,7 @@ def test_reuse_landmarks_recrops_without_detectors(cropped, dataset, monkeypatch
     assert 0.0 < sidecar["frames"][0]["confidence"] <= 1.0
     assert sidecar["stats"]["confidence_min"] is not None
     assert first["frame_index"] == sidecar["frames"][0]["frame_index"]
-    assert len(sorted((cropped / "face").glob("*.jpg"))) == 20
+    assert len(sorted((cropped / "frames" / "face").glob("*.jpg"))) == 20
 
 
 def test_missing_optional_weights_fail_the_video_with_the_file_named(dataset, tmp_path, monkeypatch):

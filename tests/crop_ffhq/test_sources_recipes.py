@@ -74,7 +74,7 @@ def test_celebvhq_clip_is_cut_by_its_span_then_aligned(tmp_path, moving_face_fra
     status = json.loads((out / "_meta" / "yt1_0.status.json").read_text())
     assert status["state"] == "done", status
     assert status["outputs"] == [{"out_id": "yt1_0", "frames": 15, "source_start": 10, "source_stop": 25}]
-    assert len(list((out / "yt1_0").glob("*.jpg"))) == 15
+    assert len(list((out / "frames" / "yt1_0").glob("*.jpg"))) == 15
     missing = json.loads((out / "_meta" / "gone_0.status.json").read_text())
     assert missing["state"] == "failed" and "gone" in missing["reason"]
     assert result.exit_code in (0, 1)
@@ -99,7 +99,7 @@ def test_skytimelapse_recipe_resizes_whole_frames(tmp_path):
     result = CliRunner().invoke(main, ["crop", str(tmp_path / "sky"), str(out), "--recipe", "skytimelapse",
                                        "--size", "32", "--image-format", "png", "--no-progress"])
     assert result.exit_code == 0, result.output
-    written = sorted((out / "clip1").glob("*.png"))
+    written = sorted((out / "frames" / "clip1").glob("*.png"))
     assert len(written) == 3
     import cv2
 

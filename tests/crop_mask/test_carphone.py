@@ -14,7 +14,7 @@ def test_demo_on_carphone(carphone_path, dlib_68_model_path, tmp_path, capsys):
     assert demo_main(["--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "contact sheet" in printed
-    crops = sorted((tmp_path / "crops" / "carphone").iterdir())
+    crops = sorted((tmp_path / "crops" / "frames" / "carphone").iterdir())
     assert len(crops) == 120  # output frame count equals input (carphone has 120 frames)
     for path in crops:
         with Image.open(path) as im:

@@ -47,7 +47,7 @@ def test_known_moving_rectangle_per_frame(moving_dataset, tmp_path):
     root, clip = moving_dataset
     summary = _run(root, tmp_path / "out")
     assert (summary.done, summary.failed) == (1, 0)
-    out_dir = tmp_path / "out" / "clip"
+    out_dir = tmp_path / "out" / "frames" / "clip"
     files = sorted(out_dir.iterdir())
     assert [f.name for f in files] == [f"{i:06d}.png" for i in range(clip.num_frames)]  # no frame dropped
     squares = [expected_square(b) for b in clip.boxes_xyxy]
@@ -70,7 +70,7 @@ def test_known_moving_rectangle_per_frame(moving_dataset, tmp_path):
 def test_constant_padding_fills_outside(moving_dataset, tmp_path):
     root, clip = moving_dataset
     _run(root, tmp_path / "out", **{"crop.pad_mode": "constant", "crop.pad_value": 0})
-    first = np.asarray(Image.open(tmp_path / "out" / "clip" / "000000.png")).astype(int)
+    first = np.asarray(Image.open(tmp_path / "out" / "frames" / "clip" / "000000.png")).astype(int)
     # frame 0: box (2,20,22,80) -> square x in [-18, 42): the left 18/60 of the crop is outside -> black
     left = first[:, : int(SIZE * 18 / 60) - 4]  # minus the Lanczos ringing next to the image border
     assert left.max() <= 1
@@ -99,7 +99,7 @@ def test_video_union_and_smoothed_modes(moving_dataset, tmp_path):
     assert len(smoothed) == clip.num_frames
     accel = lambda a: np.abs(np.diff((a[:, 0] + a[:, 2]) / 2, 2)).sum()  # noqa: E731
     assert accel(smoothed) < 0.5 * accel(raw)  # the jumps between the three path pieces are softened
-    assert len(list((tmp_path / "smooth" / "clip").iterdir())) == clip.num_frames
+    assert len(list((tmp_path / "smooth" / "frames" / "clip").iterdir())) == clip.num_frames
 
 
 def test_mask_frame_folders_give_the_same_plan(moving_dataset, tmp_path):

@@ -73,8 +73,8 @@ def test_fast_path_writes_the_same_files_as_the_rgb_pipe(yuv420_dataset, tmp_pat
     _force_pipe_path(monkeypatch)
     slow = _run(yuv420_dataset, tmp_path / "slow", **flags)
     assert (slow.done, slow.failed) == (1, 0)
-    fast_files = sorted((tmp_path / "fast" / "clip").iterdir())
-    slow_files = sorted((tmp_path / "slow" / "clip").iterdir())
+    fast_files = sorted((tmp_path / "fast" / "frames" / "clip").iterdir())
+    slow_files = sorted((tmp_path / "slow" / "frames" / "clip").iterdir())
     assert len(fast_files) == len(slow_files) == 36
     assert [f.name for f in fast_files] == [f.name for f in slow_files]
     for a, b in zip(fast_files, slow_files):

@@ -18,6 +18,16 @@ def _frame_folder(root: Path, name: str, frames: list[np.ndarray], mode: str = "
         Image.fromarray(frame).convert(mode).save(folder / f"{i:06d}.png")
 
 
+def test_crop_output_folder_reads_its_frames_folder(tmp_path: Path, carphone_frames: np.ndarray) -> None:
+    """A crop output OUT (OUT/_meta beside OUT/frames/<id>/) gives its clips, as OUT/frames does."""
+    _frame_folder(tmp_path / "frames", "v0", list(carphone_frames[:3]))
+    _frame_folder(tmp_path / "frames", "v1", list(carphone_frames[:2]))
+    (tmp_path / "_meta").mkdir()
+    entries = list_videos(tmp_path)
+    assert [(e.video_id, count_frames(e)) for e in entries] == [("v0", 3), ("v1", 2)]
+    assert entries == list_videos(tmp_path / "frames")
+
+
 def test_mixed_folder_of_mp4_and_frame_folders(tmp_path: Path, carphone_path: Path, carphone_frames: np.ndarray) -> None:
     shutil.copy(carphone_path, tmp_path / "b_carphone.mp4")
     _frame_folder(tmp_path, "a_frames", list(carphone_frames[:5]))

@@ -68,12 +68,12 @@ def test_bad_inputs_batch(tmp_path, add_video, small_clip):
         assert f"{vid}.mp4" in reason, reason
     assert "\n" not in "".join(reasons.values())
     for vid in done:
-        frames = sorted((out / vid).iterdir())
+        frames = sorted((out / "frames" / vid).iterdir())
         assert len(frames) == 12 and status[vid]["counts"]["frames_out"] == 12
         with Image.open(frames[0]) as im:
             assert im.size == (32, 32) and im.mode == "RGB"
     for vid in reasons:
-        assert not (out / vid).exists()  # nothing written under a failed video's name
+        assert not (out / "frames" / vid).exists()  # nothing written under a failed video's name
     assert not any((out / "_meta" / "partial").iterdir()) if (out / "_meta" / "partial").exists() else True
     counts = status["short_mask"]["counts"]
     assert (counts["mask_frames"], counts["missing_mask"], counts["interpolated"]) == (6, 6, 6)
@@ -81,7 +81,7 @@ def test_bad_inputs_batch(tmp_path, add_video, small_clip):
     assert (summary["done"], summary["failed"], summary["skipped"]) == (5, 5, 0)
     assert "5 done, 0 skipped, 5 failed" in result.output
     # gray source: the three channels are equal
-    gray = np.asarray(Image.open(out / "gray_frames" / "000000.jpg")).astype(int)
+    gray = np.asarray(Image.open(out / "frames" / "gray_frames" / "000000.jpg")).astype(int)
     assert np.abs(gray[..., 0] - gray[..., 2]).max() <= 6
 
     # a re-run redoes the failed ones only (still failing), skips the done ones

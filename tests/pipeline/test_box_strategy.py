@@ -57,7 +57,7 @@ def test_taichi_metadata_crop(tmp_path):
     assert plan["frames"][0]["box_xyxy"] == [10.0, 5.0, 30.0, 25.0]
     assert plan["frames"][10]["box_xyxy"] == [0.0, -5.0, 20.0, 15.0]  # Algorithm 1 on the wide box
     # content: frame 17 of the video is frame 2 of clip abc_s1, cropped from the padded square
-    got = np.asarray(Image.open(out / "abc_s1" / "000002.png")).astype(float)
+    got = np.asarray(Image.open(out / "frames" / "abc_s1" / "000002.png")).astype(float)
     pad = 50
     big = np.pad(frames[17], ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     ref = np.asarray(Image.fromarray(big).resize((32, 32), Image.Resampling.LANCZOS, box=(pad, pad - 5, pad + 20, pad + 15)))

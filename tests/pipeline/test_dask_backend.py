@@ -21,7 +21,7 @@ def test_dask_local_cluster(good_dataset, tmp_path):
     for vid in ("v0", "v1", "v2"):
         status = json.loads((tmp_path / "out" / "_meta" / f"{vid}.status.json").read_text())
         assert status["state"] == "done" and status["counts"]["frames_out"] == 12
-        assert len(list((tmp_path / "out" / vid).iterdir())) == 12
+        assert len(list((tmp_path / "out" / "frames" / vid).iterdir())) == 12
 
 
 def test_unreachable_scheduler_is_a_clear_error(good_dataset, tmp_path):

@@ -33,7 +33,7 @@ def test_sigkill_then_resume(tmp_path, add_video):
     assert 2 <= len(finished) < n_videos, "the kill must land mid-batch"
     # nothing half-written under a final name: a clip folder exists only complete
     for i in range(n_videos):
-        clip = out / f"v{i}"
+        clip = out / "frames" / f"v{i}"
         if clip.exists():
             assert len(list(clip.iterdir())) == n_frames
         if f"v{i}" in finished:
@@ -44,7 +44,7 @@ def test_sigkill_then_resume(tmp_path, add_video):
     for vid, stamp in finished.items():  # finished videos were not redone
         assert (out / "_meta" / f"{vid}.status.json").stat().st_mtime_ns == stamp
     for i in range(n_videos):
-        frames = sorted((out / f"v{i}").iterdir())
+        frames = sorted((out / "frames" / f"v{i}").iterdir())
         assert len(frames) == n_frames
         with Image.open(frames[-1]) as im:
             im.load()  # every file decodes: none was cut short

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import zipfile
 
 import pytest
@@ -45,18 +46,17 @@ def test_zip_layout_and_resume_rebuilds_the_zip(good_dataset, tmp_path):
     assert FrameStore(out, "zip", "frames.zip").read(record.path, record.frame_name(3)) == first
 
 
-def _check_stylegan_v_zip_contract(objects: list[str]) -> None:
-    """StyleGAN-V's VideoFramesFolderDataset on a zip (re-stated from its documented behaviour): the
-    sorted members start with the root folder; every other folder sits one level below it; every
-    image two levels below, inside the folder listed just before it; frames in sorted order."""
-    import posixpath
-
+def _check_stylegan_v_zip_contract(objects: list[str]) -> dict[str, list[str]]:
+    """StyleGAN-V's VideoFramesFolderDataset on a zip's members or a folder's listing (re-stated
+    from its code's rules): the sorted objects start with the root folder; every other non-image
+    object (a folder, or its label file) sits one level below it; every image two levels below,
+    inside the folder listed just before it; frames in sorted order. Returns {video folder: frames}."""
     def depth(name: str) -> int:
         return len(posixpath.normpath(name).split("/"))
 
     objects = sorted(objects)
     root_depth, current = depth(objects[0]), objects[1]
-    assert objects[0].endswith("/"), "the first member must be the root folder"
+    assert all(o.startswith(objects[0].rstrip("/") + "/") for o in objects[1:]), "the first object must be the root"
     videos: dict[str, list[str]] = {}
     for name in objects[1:]:
         if name.lower().endswith((".jpg", ".jpeg", ".png")):
@@ -66,6 +66,79 @@ def _check_stylegan_v_zip_contract(objects: list[str]) -> None:
             assert depth(name) == root_depth + 1, f"{name}: a folder that is not a video folder"
             current = name
     assert videos and all(frames == sorted(frames) for frames in videos.values())
+    return videos
+
+
+def _stylegan_v_folder_objects(path) -> list[str]:
+    """What StyleGAN-V's reader lists for a dataset folder: the folder, its entries and, for each
+    entry that is a folder, that folder's entries; as paths relative to the folder's parent."""
+    import os
+
+    path = str(path)
+    top = [os.path.join(path, x) for x in os.listdir(path)]
+    listed = {o for d in top for o in ([d] + [os.path.join(d, x) for x in os.listdir(d)] if os.path.isdir(d) else [d])}
+    return sorted(os.path.relpath(o, os.path.dirname(path)) for o in {path} | listed)
+
+
+def test_frames_layout_is_a_folder_stylegan_v_and_stylegan2_ada_read(good_dataset, tmp_path):
+    """OUT/frames is a dataset root as it is: StyleGAN-V's folder rules hold (no sidecar inside it),
+    with the labels file the manifest writes there; StyleGAN2-ADA finds a label for every image."""
+    from click.testing import CliRunner
+
+    from styleinv_data.cli import main
+    from styleinv_data.manifest import build_manifest
+
+    out = tmp_path / "out"
+    assert _run(good_dataset, out).done == 3
+    assert sorted(p.name for p in out.iterdir()) == ["_meta", "frames"]
+    videos = _check_stylegan_v_zip_contract(_stylegan_v_folder_objects(out / "frames"))
+    assert {k: len(v) for k, v in videos.items()} == {"frames/v0": 12, "frames/v1": 12, "frames/v2": 12}
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\nv0,0\nv1,1\nv2,0\n")
+    result = CliRunner().invoke(main, ["manifest", str(out), "--labels", str(labels)])
+    assert result.exit_code == 0, result.output
+    assert not (out / "dataset.json").exists()
+    objects = _stylegan_v_folder_objects(out / "frames")
+    _check_stylegan_v_zip_contract(objects)  # the labels file is allowed where it now sits
+    assert [o for o in objects if o.endswith("dataset.json")] == ["frames/dataset.json"]
+    table = dict(json.loads((out / "frames" / "dataset.json").read_text())["labels"])
+    images = sorted(p.relative_to(out / "frames").as_posix() for p in (out / "frames").rglob("*.jpg"))
+    assert len(images) == 36 and all(table.get(i) is not None for i in images)  # StyleGAN2-ADA: every image
+    by_video = {posixpath.dirname(k): v for k, v in table.items()}
+    assert by_video == {"v0": 0, "v1": 1, "v2": 0}  # StyleGAN-V: a video's folder name finds its label
+    # our own tools take OUT/frames for OUT, with the crop's sidecars
+    from_out, from_frames = build_manifest(out), build_manifest(out / "frames")
+    assert [(r.id, r.path, r.frame_count) for r in from_out.records] == \
+        [("v0", "frames/v0", 12), ("v1", "frames/v1", 12), ("v2", "frames/v2", 12)]
+    assert [r.to_json() for r in from_frames.records] == [r.to_json() for r in from_out.records]
+    assert from_frames.records[0].crop is not None
+
+
+def test_earlier_frames_layout_reads_and_the_next_run_moves_it(good_dataset, tmp_path):
+    """Clips an earlier version wrote straight into OUT/<out_id>/ still read, and the next crop
+    run into OUT moves them into OUT/frames/ without redoing them."""
+    import os
+
+    from styleinv_data.manifest import build_manifest
+    from styleinv_data.manifest.schema import ManifestError
+
+    out = tmp_path / "out"
+    assert _run(good_dataset, out, **{"run.limit": 2}).done == 2
+    first = (out / "frames" / "v1" / "000003.jpg").read_bytes()
+    for clip in ("v0", "v1"):  # the layout of earlier versions
+        os.rename(out / "frames" / clip, out / clip)
+    (out / "frames").rmdir()
+    assert [(r.id, r.path) for r in build_manifest(out).records] == [("v0", "v0"), ("v1", "v1")]
+    s = _run(good_dataset, out)
+    assert (s.done, s.skipped) == (1, 2)
+    assert sorted(p.name for p in out.iterdir()) == ["_meta", "frames"]
+    assert (out / "frames" / "v1" / "000003.jpg").read_bytes() == first
+    assert [(r.id, r.path) for r in build_manifest(out).records] == \
+        [("v0", "frames/v0"), ("v1", "frames/v1"), ("v2", "frames/v2")]
+    # a folder holding both is refused with what to do
+    os.rename(out / "frames" / "v2", out / "v2")
+    with pytest.raises(ManifestError, match="both in frames/ and beside it.*re-run the crop"):
+        build_manifest(out)
 
 
 def test_mp4_layout(good_dataset, tmp_path):

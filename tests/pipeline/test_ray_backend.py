@@ -30,5 +30,5 @@ def test_ray_local_instance(good_dataset, tmp_path, monkeypatch):
     for vid in ("v0", "v1", "v2"):
         status = json.loads((tmp_path / "out" / "_meta" / f"{vid}.status.json").read_text())
         assert status["state"] == "done" and status["counts"]["frames_out"] == 12
-        assert len(list((tmp_path / "out" / vid).iterdir())) == 12
+        assert len(list((tmp_path / "out" / "frames" / vid).iterdir())) == 12
     assert not ray.is_initialized()  # the run shut down the Ray it started

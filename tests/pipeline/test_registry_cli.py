@@ -56,7 +56,7 @@ def test_plugin_strategy_runs_end_to_end(plugin_module, good_dataset, tmp_path):
     status = json.loads((tmp_path / "out" / "_meta" / "v0.status.json").read_text())
     assert [o["out_id"] for o in status["outputs"]] == ["v0_s0", "v0_s1"]
     assert status["counts"]["custom"] == 1 and status["params"]["options"] == {"scale": 0.5}
-    assert len(list((tmp_path / "out" / "v0_s1").iterdir())) == 6
+    assert len(list((tmp_path / "out" / "frames" / "v0_s1").iterdir())) == 6
     plan = json.loads((tmp_path / "out" / "_meta" / "v0.plan.json").read_text())
     assert plan["frames"][0]["box_xyxy"] == [20.0, 12.0, 44.0, 36.0]
 

@@ -50,4 +50,4 @@ def test_worker_crash_fails_only_that_video(tmp_path, good_dataset, monkeypatch)
     assert status["state"] == "failed" and "worker process died" in status["reason"]
     for vid in ("v0", "v2"):
         assert json.loads((tmp_path / "out" / "_meta" / f"{vid}.status.json").read_text())["state"] == "done"
-        assert len(list((tmp_path / "out" / vid).iterdir())) == 12
+        assert len(list((tmp_path / "out" / "frames" / vid).iterdir())) == 12
