@@ -86,13 +86,17 @@ class DiscriminatorEpilogue(nn.Module):
         self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation=activation)
         self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
 
-    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None, *, return_vector: bool = False) -> torch.Tensor:
+        """Logits [N, 1]; with ``return_vector`` the output layer's [N, cmap_dim] vector, unprojected
+        (a conditioning vector for another epilogue)."""
         x = x.to(torch.float32)
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
         x = self.fc(x.flatten(1))
         x = self.out(x)
+        if return_vector:
+            return x
         if self.cmap_dim > 0:
             x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
         return x

@@ -32,6 +32,7 @@ class TemporalStyleConfig:
 
     w_dim: int = 512  # size of w0
     motion_dim: int = 512  # size of one motion noise anchor u_k
+    anchor_code_dim: int | None = None  # size of an anchor code (the last conv's output); None: motion_dim
     num_frequencies: int = 256  # time code size is 2 * num_frequencies (sin and cos)
     style_dim: int = 512  # size of s_t
     motion_z_distance: int = 16  # frames between two motion anchors (128 for Sky/TaiChi)
@@ -42,10 +43,20 @@ class TemporalStyleConfig:
     num_conv_layers: int = 2
     num_fuse_layers: int = 2
     lr_multiplier: float = 0.01
+    w0_first: bool = False  # fusion input [w0, v_t] (the authors' order) instead of [v_t, w0]
+    # "float64": sinusoid phases in float64 (exact to ~1e-9 at an hour of video); "float32": the
+    # authors' float32 order of operations, which their weights were trained with (same outputs
+    # as their code; at t ~ 1e5 frames the phase then carries rounding of ~1e-2)
+    phase_precision: str = "float64"
 
     @property
     def code_dim(self) -> int:
         return 2 * self.num_frequencies
+
+    @property
+    def anchor_dim(self) -> int:
+        """Width of the anchor codes the time encoder reads."""
+        return self.motion_dim if self.anchor_code_dim is None else self.anchor_code_dim
 
     def __post_init__(self) -> None:
         if self.motion_z_distance < 1:
@@ -54,6 +65,8 @@ class TemporalStyleConfig:
             raise ValueError(f"need 0 < min_period <= max_period, got {self.min_period}, {self.max_period}")
         if self.num_conv_layers < 1 or self.num_fuse_layers < 1:
             raise ValueError("num_conv_layers and num_fuse_layers must be >= 1")
+        if self.phase_precision not in ("float64", "float32"):
+            raise ValueError(f"phase_precision must be 'float64' or 'float32', got {self.phase_precision!r}")
 
 
 def log_spaced_frequencies(num_frequencies: int, min_period: float, max_period: float) -> torch.Tensor:
@@ -79,9 +92,14 @@ class AlignedTimeEncoder(nn.Module):
         # float64 buffers: the phase of an hour-long video (t ~ 1e5) needs the extra precision
         self.register_buffer("freqs", freqs, persistent=False)
         self.register_buffer("phase_scales", config.max_period * freqs / (2.0 * math.pi), persistent=False)
-        self.period_predictor = EqualizedLinear(config.motion_dim, config.num_frequencies, bias=False)
-        self.phase_predictor = EqualizedLinear(config.motion_dim, config.num_frequencies, bias=False)
-        self.aligner = EqualizedLinear(config.motion_dim, config.code_dim, bias=False)
+        # the float32 path computes its buffers as the authors do: float32 frequencies, then the
+        # phase scales from them in float32
+        freqs32 = freqs.float()
+        self.register_buffer("freqs32", freqs32, persistent=False)
+        self.register_buffer("phase_scales32", config.max_period / (2.0 * math.pi / freqs32), persistent=False)
+        self.period_predictor = EqualizedLinear(config.anchor_dim, config.num_frequencies, bias=False)
+        self.phase_predictor = EqualizedLinear(config.anchor_dim, config.num_frequencies, bias=False)
+        self.aligner = EqualizedLinear(config.anchor_dim, config.code_dim, bias=False)
 
     def _positional(self, x: torch.Tensor, scales: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
         angles = self.freqs * scales * x.unsqueeze(-1) + phases
@@ -95,7 +113,9 @@ class AlignedTimeEncoder(nn.Module):
         code_left: torch.Tensor,
         code_right: torch.Tensor,
     ) -> torch.Tensor:
-        """t, t_left, t_right: [N] float; code_left/right: [N, motion_dim] -> v: [N, code_dim]."""
+        """t, t_left, t_right: [N] float; code_left/right: [N, anchor_dim] -> v: [N, code_dim]."""
+        if self.config.phase_precision == "float32":
+            return self._forward_float32(t, t_left, t_right, code_left, code_right)
         alpha = ((t - t_left) / (t_right - t_left)).to(torch.float64).unsqueeze(-1)
         scales = (self.period_predictor(code_left).tanh() + 1.0).to(torch.float64)
         phases = self.phase_predictor(code_left).to(torch.float64) * self.phase_scales
@@ -108,6 +128,23 @@ class AlignedTimeEncoder(nn.Module):
         aligned = (1.0 - alpha32) * self.aligner(code_left) + alpha32 * self.aligner(code_right)
         return detail + aligned
 
+    def _forward_float32(self, t: torch.Tensor, t_left: torch.Tensor, t_right: torch.Tensor,
+                         code_left: torch.Tensor, code_right: torch.Tensor) -> torch.Tensor:
+        """The same encoding in float32, each product and sum in the authors' order."""
+        t, t_left, t_right = (x.float().unsqueeze(-1) for x in (t, t_left, t_right))
+        alpha = (t - t_left) / (t_right - t_left)
+        scales = self.period_predictor(code_left.float()).tanh() + 1.0
+        phases = self.phase_predictor(code_left.float()) * self.phase_scales32
+        step = self.freqs32 * scales
+
+        def positional(x: torch.Tensor) -> torch.Tensor:
+            angles = step * x + phases
+            return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+        removed = positional(t_left) * (1.0 - alpha) + positional(t_right) * alpha
+        added = self.aligner(code_left.float()) * (1.0 - alpha) + self.aligner(code_right.float()) * alpha
+        return (positional(t) - removed + added).to(code_left.dtype)
+
 
 class TemporalStyle(nn.Module):
     """FFA-APE: motion anchors -> causal convs -> aligned time code -> fuse with w0 -> s_t."""
@@ -116,15 +153,16 @@ class TemporalStyle(nn.Module):
         super().__init__()
         self.config = config = config or TemporalStyleConfig()
         self.first_anchor = nn.Parameter(torch.randn(config.motion_dim))
+        widths = [config.motion_dim] * config.num_conv_layers + [config.anchor_dim]
         self.anchor_convs = nn.ModuleList(
             LeftSidedConv1d(
-                config.motion_dim,
-                config.motion_dim,
+                widths[i],
+                widths[i + 1],
                 taps=config.conv_taps,
                 gain_taps=config.conv_gain_taps,
                 lr_multiplier=config.lr_multiplier,
             )
-            for _ in range(config.num_conv_layers)
+            for i in range(config.num_conv_layers)
         )
         self.time_encoder = AlignedTimeEncoder(config)
         fuse = []
@@ -187,7 +225,7 @@ class TemporalStyle(nn.Module):
     def time_codes(self, t: torch.Tensor, codes: torch.Tensor, codes_offset: int = 0) -> torch.Tensor:
         """Time codes v_t [B, T, code_dim] for timestamps t [B, T] given anchor codes.
 
-        ``codes`` [B, K, motion_dim] holds anchors ``codes_offset .. codes_offset + K - 1``.
+        ``codes`` [B, K, anchor_dim] holds anchors ``codes_offset .. codes_offset + K - 1``.
         """
         if t.ndim != 2 or codes.ndim != 3 or t.shape[0] != codes.shape[0]:
             raise ValueError(f"need t [B, T] and codes [B, K, C], got {tuple(t.shape)} and {tuple(codes.shape)}")
@@ -212,7 +250,8 @@ class TemporalStyle(nn.Module):
 
     def styles_from_codes(self, w0: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """s_t [B, T, style_dim] from w0 [B, w_dim] and time codes v [B, T, code_dim]."""
-        x = torch.cat([v, w0.unsqueeze(1).expand(-1, v.shape[1], -1).to(v.dtype)], dim=-1)
+        w0_rows = w0.unsqueeze(1).expand(-1, v.shape[1], -1).to(v.dtype)
+        x = torch.cat([w0_rows, v] if self.config.w0_first else [v, w0_rows], dim=-1)
         for layer in self.fuse:
             x = layer(x)
         return x

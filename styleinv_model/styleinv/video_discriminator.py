@@ -6,6 +6,16 @@ divided by ``frames_channel_divisor`` (2) and the features of the video's frames
 along channels; the rest of the trunk sees the whole video. The time gaps between consecutive
 frames are embedded (a learned table indexed by the rounded gap + fixed Fourier features), mapped by
 an MLP to ``cmap`` and enter the epilogue by projection: logit = <features, cmap> / sqrt(cmap_dim).
+
+Two layouts (``VideoDiscriminatorConfig.layout``):
+
+* ``stylegan-v`` (default; the layout every published StyleInV config selects): all F frames are
+  concatenated at ``concat_resolution`` and the F-1 gaps embedded;
+* ``ffc`` (first-frame conditioned; the authors' ``DiscriminatorFFC``): frames 1..F-1 are
+  concatenated, frame 0 (G(w0) or the real first frame) continues through a branch of its own
+  (blocks from ``concat_resolution`` down, then an epilogue that returns a vector); only the F-2
+  gaps between frames 1..F-1 are embedded (the gap from frame 0 never enters); the final
+  projection vector is [mapped gap embedding, frame-0 vector].
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from styleinv_model.stylegan2.discriminator import DiscriminatorEpilogue
 from styleinv_model.stylegan2.layers import Conv2dLayer
 from styleinv_model.stylegan2.mapping import MappingNetwork
 from styleinv_model.stylegan2.synthesis import fp16_resolution_threshold
+
+LAYOUTS = ("stylegan-v", "ffc")
 
 
 @dataclass(frozen=True)
@@ -37,8 +49,13 @@ class VideoDiscriminatorConfig:
     mbstd_channels: int = 1
     num_fp16_res: int = 4  # blocks at the highest resolutions run in float16 on CUDA
     conv_clamp: float | None = 256
+    layout: str = "stylegan-v"  # or "ffc": frame 0 through a branch of its own (see the module doc)
 
     def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"discriminator layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if self.layout == "ffc" and self.num_frames < 3:
+            raise ValueError(f"the ffc layout needs >= 3 frames per video (frame 0 plus two), got {self.num_frames}")
         log2 = math.log2(self.resolution)
         if self.resolution < 8 or log2 != int(log2):
             raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
@@ -52,6 +69,11 @@ class VideoDiscriminatorConfig:
 
     def channels(self, resolution: int) -> int:
         return min(self.channel_base // resolution, self.channel_max)
+
+    @property
+    def concatenated_frames(self) -> int:
+        """Frames stacked on channels at the concat resolution (all but frame 0 in the ffc layout)."""
+        return self.num_frames - 1 if self.layout == "ffc" else self.num_frames
 
 
 class DiscriminatorBlock(nn.Module):
@@ -112,7 +134,8 @@ class VideoDiscriminator(nn.Module):
         block_resolutions = [2**i for i in range(int(math.log2(config.resolution)), 2, -1)]
         self.block_resolutions = block_resolutions
         fp16_resolution = fp16_resolution_threshold(config.resolution, config.num_fp16_res)
-        blocks = {}
+        blocks, first_frame_blocks = {}, {}
+        per_frame = config.channels(config.concat_resolution) // config.frames_channel_divisor
         for res in block_resolutions:
             tmp = config.channels(res)
             out = config.channels(res // 2)
@@ -120,23 +143,34 @@ class VideoDiscriminator(nn.Module):
             if res // 2 == config.concat_resolution:
                 out //= config.frames_channel_divisor
             if res == config.concat_resolution:
-                in_channels = (config.channels(res) // config.frames_channel_divisor) * config.num_frames
+                in_channels = per_frame * config.concatenated_frames
             blocks[f"b{res}"] = DiscriminatorBlock(in_channels, tmp, out, from_rgb=res == config.resolution,
                                                    use_fp16=res >= fp16_resolution, conv_clamp=config.conv_clamp)
+            if config.layout == "ffc" and res <= config.concat_resolution:
+                first_in = per_frame if res == config.concat_resolution else in_channels
+                first_frame_blocks[f"b{res}"] = DiscriminatorBlock(
+                    first_in, tmp, out, from_rgb=False, use_fp16=res >= fp16_resolution, conv_clamp=config.conv_clamp)
         self.blocks = nn.ModuleDict(blocks)
 
         channels4 = config.channels(4)
-        self.cmap_dim = channels4
+        epilogue = dict(resolution=4, mbstd_group_size=config.mbstd_group_size,
+                        mbstd_num_channels=config.mbstd_channels, conv_clamp=config.conv_clamp)
         self.time_embedding = TimeGapEmbedding(config)
-        self.mapping = MappingNetwork(z_dim=0, c_dim=self.time_embedding.dim_per_gap * (config.num_frames - 1),
+        gaps = config.concatenated_frames - 1
+        self.mapping = MappingNetwork(z_dim=0, c_dim=self.time_embedding.dim_per_gap * gaps,
                                       w_dim=channels4, num_ws=None, num_layers=config.mapping_layers,
                                       w_avg_beta=None)
-        self.epilogue = DiscriminatorEpilogue(channels4, self.cmap_dim, resolution=4,
-                                              mbstd_group_size=config.mbstd_group_size,
-                                              mbstd_num_channels=config.mbstd_channels, conv_clamp=config.conv_clamp)
+        if config.layout == "ffc":
+            self.first_frame_blocks = nn.ModuleDict(first_frame_blocks)
+            self.first_frame_epilogue = DiscriminatorEpilogue(channels4, channels4, **epilogue)
+        self.cmap_dim = channels4 * (2 if config.layout == "ffc" else 1)
+        self.epilogue = DiscriminatorEpilogue(channels4, self.cmap_dim, **epilogue)
 
     def time_condition(self, t: torch.Tensor) -> torch.Tensor:
-        """cmap [B, cmap_dim] from the timestamps [B, F] of each video."""
+        """The mapped gap embedding [B, channels(4)] from the timestamps [B, F] of each video (in
+        the ffc layout, of frames 1..F-1 only)."""
+        if self.config.layout == "ffc":
+            t = t[:, 1:]
         return self.mapping(None, self.time_embedding(t))
 
     def forward(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -148,8 +182,17 @@ class VideoDiscriminator(nn.Module):
             raise ValueError(f"timestamps must be [B, {config.num_frames}], got {tuple(t.shape)}")
         batch = frames.shape[0]
         x = frames.reshape(batch * config.num_frames, *expected[1:]).float()
+        first = None
         for res in self.block_resolutions:
             if res == config.concat_resolution:
-                x = x.reshape(batch, config.num_frames * x.shape[1], *x.shape[2:])
+                x = x.reshape(batch, config.num_frames, *x.shape[1:])
+                if config.layout == "ffc":
+                    first, x = x[:, 0], x[:, 1:]
+                x = x.reshape(batch, -1, *x.shape[3:])
             x = self.blocks[f"b{res}"](x)
-        return self.epilogue(x, self.time_condition(t)).squeeze(1)
+            if first is not None:
+                first = self.first_frame_blocks[f"b{res}"](first)
+        cmap = self.time_condition(t)
+        if first is not None:
+            cmap = torch.cat([cmap, self.first_frame_epilogue(first, None, return_vector=True)], dim=1)
+        return self.epilogue(x, cmap).squeeze(1)

@@ -164,3 +164,31 @@ def test_stages_2_and_3_take_w_dim_from_the_generator_whatever_the_config_says(
     said = capsys.readouterr().out
     assert "stage2.encoder.w_dim 64 -> 16: taken from the generator" in said
     assert "stage3.temporal.w_dim 64 -> 16" in said
+
+
+@pytest.mark.parametrize("layout", ["stylegan-v", "ffc"])
+def test_stage3_trains_with_each_discriminator_layout(tiny_config, tiny_faces: Path, tiny_stage1_checkpoint: Path,
+                                                      tmp_path: Path, layout: str) -> None:
+    """`stage3.discriminator.layout` picks the video discriminator: two steps with ADA on and a lazy
+    R1 step train D and G; the run's saved config rebuilds the same layout."""
+    from styleinv_model.styleinv.generator import StyleInVConfig
+
+    tiny_discriminator = {"channel_base": 256, "channel_max": 16, "concat_resolution": 8, "time_table_dim": 8,
+                          "mapping_layers": 2}  # TINY_CONFIG's, with the layout
+    config = tiny_config(stage3={"discriminator": {**tiny_discriminator, "layout": layout}})
+    stage = _stage("stage3", config, tiny_faces, tmp_path, tiny_stage1_checkpoint)
+    assert stage.D.config.layout == layout
+    assert hasattr(stage.D, "first_frame_blocks") == (layout == "ffc")
+    before = _params(stage.D)
+    out0, out1 = stage.train_step(0), stage.train_step(1)
+    for out in (out0, out1):
+        assert all(bool(torch.isfinite(v).all()) for v in out.values()), out
+    assert "r1_penalty" in out0 and float(out0["r1_penalty"]) > 0  # R1 reaches D's real-input gradient
+    assert float(out1["augment_p"]) != 0.2  # ADA adjusted p from D's real logits
+    after = _params(stage.D)
+    moved = [name for name in before if not torch.equal(before[name], after[name])]
+    if layout == "ffc":  # the frame-0 branch is trained too
+        assert any(n.startswith("first_frame_blocks.") for n in moved)
+        assert any(n.startswith("first_frame_epilogue.") for n in moved)
+    assert any(n.startswith("blocks.") for n in moved) and any(n.startswith("mapping.") for n in moved)
+    assert StyleInVConfig.from_dict(stage.config3.to_dict()).discriminator.layout == layout
