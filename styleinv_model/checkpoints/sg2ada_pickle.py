@@ -269,9 +269,10 @@ def _load_strict(module: torch.nn.Module, record: PersistentRecord) -> None:
     module.load_state_dict(state, strict=True)
 
 
-def import_sg2ada_pickle(path: str | Path) -> dict[str, torch.nn.Module]:
-    """{"G": ..., "D": ..., "G_ema": ...} (those present) as our networks; no code from the file runs."""
-    data = read_sg2ada_pickle(path)
+def import_sg2ada_pickle(path: str | Path, data: dict[str, Any] | None = None) -> dict[str, torch.nn.Module]:
+    """{"G": ..., "D": ..., "G_ema": ...} (those present) as our networks; no code from the file runs.
+    ``data``: the pickle's top-level dict when it was read already."""
+    data = read_sg2ada_pickle(path) if data is None else data
     networks: dict[str, torch.nn.Module] = {}
     for name in ("G", "G_ema"):
         if isinstance(data.get(name), PersistentRecord):
@@ -283,8 +284,9 @@ def import_sg2ada_pickle(path: str | Path) -> dict[str, torch.nn.Module]:
     return networks
 
 
-def convert_sg2ada_pickle(pickle_path: str | Path, output_path: str | Path) -> Path:
+def convert_sg2ada_pickle(pickle_path: str | Path, output_path: str | Path,
+                          data: dict[str, Any] | None = None) -> Path:
     """Read `pickle_path` safely and write its networks to `output_path` (.safetensors + .json)."""
-    networks = import_sg2ada_pickle(pickle_path)
+    networks = import_sg2ada_pickle(pickle_path, data)
     return save_checkpoint(output_path, networks, config={"source": str(Path(pickle_path).name),
                                                           "source_format": "stylegan2-ada-pytorch pickle"})
