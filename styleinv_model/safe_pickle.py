@@ -6,6 +6,8 @@ subclass's allow-list, persistent ids are refused, and anything else raises
 from __future__ import annotations
 
 import pickle
+import struct
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -27,3 +29,20 @@ class AllowListUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"refusing persistent id {pid!r}: this kind of pickle does not use them")
+
+
+def load_restricted(unpickler: type[AllowListUnpickler], path: str | Path, what: str, fix: str) -> Any:
+    """Unpickle ``path`` with ``unpickler``. One-line errors naming the file: a missing file
+    (``FileNotFoundError``), a refused global (:class:`UnsafePickleError`), or a file that is not a
+    readable ``what`` (``pickle.UnpicklingError``, with ``fix`` appended: what to do about it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist: check the path")
+    with path.open("rb") as handle:
+        try:
+            return unpickler(handle).load()
+        except UnsafePickleError as error:
+            raise UnsafePickleError(f"{path}: {error}") from None
+        except (pickle.UnpicklingError, EOFError, struct.error, ValueError, TypeError, AttributeError,
+                IndexError, KeyError, MemoryError) as error:
+            raise pickle.UnpicklingError(f"{path} is not a readable {what} ({error}); {fix}") from None

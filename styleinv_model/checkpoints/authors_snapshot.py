@@ -16,14 +16,10 @@ dicts. Any other global is refused, as for StyleGAN2-ADA pickles.
 from __future__ import annotations
 
 import collections
-import pickle
-import struct
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from styleinv_model.checkpoints.sg2ada_pickle import (
     _ALLOWED_GLOBALS,
@@ -33,7 +29,7 @@ from styleinv_model.checkpoints.sg2ada_pickle import (
     generator_from_record,
     record_state_dict,
 )
-from styleinv_model.safe_pickle import UnsafePickleError
+from styleinv_model.safe_pickle import load_restricted
 from styleinv_model.styleinv.authors_weights import (
     AuthorsWeightsError,
     encoder_from_authors,
@@ -136,20 +132,11 @@ class AuthorsSnapshotUnpickler(RestrictedUnpickler):
 
 def plain_options(value: Any, where: str = "options") -> Any:
     """Options as plain dicts / lists / numbers (omegaconf configs and EasyDicts unwrapped)."""
-    if isinstance(value, _DictConfig):
+    if isinstance(value, (_DictConfig, _ListConfig)):
         content = value.state.get("_content")
-        if content is None:
-            return None
-        if not isinstance(content, dict):
+        if content is not None and not isinstance(content, dict if isinstance(value, _DictConfig) else list):
             raise AuthorsWeightsError(f"{where}: an unresolved omegaconf value {content!r}")
-        return {str(k): plain_options(v, f"{where}.{k}") for k, v in content.items()}
-    if isinstance(value, _ListConfig):
-        content = value.state.get("_content")
-        if content is None:
-            return None
-        if not isinstance(content, list):
-            raise AuthorsWeightsError(f"{where}: an unresolved omegaconf value {content!r}")
-        return [plain_options(v, f"{where}[{i}]") for i, v in enumerate(content)]
+        return None if content is None else plain_options(content, where)
     if isinstance(value, _ValueNode):
         raw = value.state.get("_val")
         if isinstance(raw, str) and "${" in raw:
@@ -165,17 +152,7 @@ def plain_options(value: Any, where: str = "options") -> Any:
 
 def read_authors_snapshot(path: str | Path) -> dict[str, Any]:
     """The top-level dict of an authors' snapshot, networks as PersistentRecords."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"StyleInV snapshot {path} does not exist: check the path")
-    with path.open("rb") as handle:
-        try:
-            data = AuthorsSnapshotUnpickler(handle).load()
-        except UnsafePickleError as error:
-            raise UnsafePickleError(f"{path}: {error}") from None
-        except (pickle.UnpicklingError, EOFError, struct.error, ValueError) as error:
-            raise pickle.UnpicklingError(f"{path} is not a readable StyleInV snapshot pickle ({error}); is the "
-                                         "download complete?") from None
+    data = load_restricted(AuthorsSnapshotUnpickler, path, "StyleInV snapshot pickle", "is the download complete?")
     if not isinstance(data, dict) or not any(isinstance(data.get(k), PersistentRecord) for k in ("SI", "SI_ema")):
         keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path}: not a StyleInV training snapshot (no SI / SI_ema network; found {keys})")

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from styleinv_model.checkpoints.safetensors_io import save_checkpoint
-from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError
+from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError, load_restricted
 from styleinv_model.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -194,17 +194,8 @@ class RestrictedUnpickler(AllowListUnpickler):
 
 def read_sg2ada_pickle(path: str | Path) -> dict[str, Any]:
     """The top-level dict of a StyleGAN2-ADA pickle, with networks as PersistentRecords."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"StyleGAN2-ADA pickle {path} does not exist: check the path")
-    with path.open("rb") as handle:
-        try:
-            data = RestrictedUnpickler(handle).load()
-        except UnsafePickleError as error:
-            raise UnsafePickleError(f"{path}: {error}") from None
-        except (pickle.UnpicklingError, EOFError, struct.error) as error:
-            raise pickle.UnpicklingError(f"{path} is not a readable StyleGAN2-ADA PyTorch pickle ({error}); "
-                                         "TensorFlow-era .pkl files are not supported") from None
+    data = load_restricted(RestrictedUnpickler, path, "StyleGAN2-ADA PyTorch pickle",
+                           "TensorFlow-era .pkl files are not supported")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a dict with G / D / G_ema, found {type(data).__name__}")
     return data

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .protocols import METRIC_NAMES, ImageProtocol, VideoProtocol, resolve_protocol
+from .protocols import METRIC_NAMES, PROTOCOL_FAMILIES, ImageProtocol, VideoProtocol, resolve_protocol, sampling_plan
 from safetensors.torch import load_file
 
 from .weights import I3D_SOURCE, INCEPTION_SOURCE, WeightsNotFoundError, cache_dir, convert_to_cache, state_dict_sha256
@@ -61,6 +61,10 @@ def _open_source(path: Path | None, manifest: Path | None, split: str | None = N
               show_default=True, help="Repeat for several metrics.")
 @click.option("--num-videos", type=click.IntRange(min=2), default=None, help="Clips per side for FVD (default 2048).")
 @click.option("--num-frames", "num_images", type=click.IntRange(min=2), default=None, help="Frames per side for FID (default 50000).")
+@click.option("--protocol", "family", type=click.Choice(PROTOCOL_FAMILIES), default="default", show_default=True,
+              help="stylegan-v: sample and normalise as StyleGAN-V's metric code (real: the first min(#videos, N) "
+                   "videos, one clip each; FID over every real frame; covariance / N), to compare with published "
+                   "numbers; it sets both samplings (docs/metrics.md).")
 @click.option("--fake-sampling", type=click.Choice(["first", "class_aware"]), default="first", show_default=True)
 @click.option("--real-sampling", type=click.Choice(["first", "class_aware"]), default="class_aware", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the class-aware sampling.")
@@ -75,7 +79,8 @@ def _open_source(path: Path | None, manifest: Path | None, split: str | None = N
               help="JSON file for the results (default: FAKE_DIR/../metrics-<time>.json).")
 @click.option("--quiet", is_flag=True)
 def compare(fake_dir: Path, real_dir: Path | None, manifest: Path | None, split: str | None, metrics: tuple[str, ...],
-            num_videos: int | None, num_images: int | None, fake_sampling: str, real_sampling: str, seed: int,
+            num_videos: int | None, num_images: int | None, family: str, fake_sampling: str, real_sampling: str,
+            seed: int,
             features: str, device: str, batch_size: int | None, i3d_weights: Path | None,
             inception_weights: Path | None, no_cache: bool, out_path: Path | None, quiet: bool) -> None:
     """Compare FAKE_DIR (generated videos: *.mp4 or frame folders) with --real-dir or --manifest."""
@@ -88,14 +93,19 @@ def compare(fake_dir: Path, real_dir: Path | None, manifest: Path | None, split:
     if (real_dir is None) == (manifest is None):
         raise click.UsageError("give exactly one of --real-dir DIR or --manifest FILE")
     try:
-        fake = SideSpec(_open_source(fake_dir, None), fake_sampling, seed + 1, False, str(fake_dir))
-        real = SideSpec(_open_source(real_dir, manifest, split), real_sampling, seed, True, str(real_dir or manifest))
+        fake_source, real_source = _open_source(fake_dir, None), _open_source(real_dir, manifest, split)
         cache = None if no_cache else StatsCache()
         results: list[dict[str, Any]] = []
         i3d: I3DExtractor | None = None
         inception: InceptionExtractor | None = None
         for name in metrics:
             protocol = resolve_protocol(name, num_images if name == "fid" else num_videos)
+            plan = sampling_plan(family, "video" if isinstance(protocol, VideoProtocol) else "image",
+                                 real_sampling, fake_sampling)
+            protocol = replace(protocol, name=protocol.name if family == "default" else f"{protocol.name}@{family}",
+                               covariance=plan.covariance)
+            fake = SideSpec(fake_source, plan.fake, seed + 1, False, str(fake_dir))
+            real = SideSpec(real_source, plan.real, seed, True, str(real_dir or manifest))
             progress = None if quiet else _progress(name)
             if isinstance(protocol, VideoProtocol):
                 protocol = replace(protocol, features=features)
@@ -107,7 +117,9 @@ def compare(fake_dir: Path, real_dir: Path | None, manifest: Path | None, split:
                 inception = inception or InceptionExtractor.load(inception_weights, device)
                 result = compute_fid(fake, real, protocol, inception, batch_size or 32, cache, progress)
             results.append(result.to_dict())
-            click.echo(f"{name}: {result.value:.4f}")
+            click.echo(f"{result.metric}: {result.value:.4f}")
+            for warning in result.warnings:
+                click.echo(f"warning: {warning}", err=True)
     except (WeightsNotFoundError, FileNotFoundError, ValueError, IndexError, pickle.UnpicklingError) as error:
         raise click.ClickException(str(error)) from error
     payload = _payload(results, sys.argv)

@@ -33,10 +33,11 @@ class MetricResult:
     protocol: dict[str, Any]
     sides: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "value": self.value, "protocol": self.protocol, **self.sides,
-                "elapsed_s": round(self.elapsed_s, 3)}
+                "warnings": list(self.warnings), "elapsed_s": round(self.elapsed_s, 3)}
 
 
 def _plan(side: SideSpec, protocol: VideoProtocol | ImageProtocol) -> ClipPlan:
@@ -59,7 +60,8 @@ def side_statistics(
     """Gaussian statistics of one side (from the cache when allowed) and a description of what was read."""
     plan = _plan(side, protocol)
     info: dict[str, Any] = {**side.source.describe(), "sampling": side.sampling, "seed": side.seed,
-                            "samples": len(plan.clips), "skipped_short_videos": plan.skipped_short_videos}
+                            "samples": len(plan.clips), "distinct_videos": len({c.video_index for c in plan.clips}),
+                            "skipped_short_videos": plan.skipped_short_videos}
     key = {"protocol": protocol.to_dict(), "sampling": side.sampling, "seed": side.seed,
            "fingerprint": side.source.fingerprint(), "weights_sha256": weights_sha256}
     if cache is not None and side.cacheable:
@@ -69,7 +71,8 @@ def side_statistics(
             info["stats_from_cache"] = True
             return cached, info
     side_progress = (lambda done, total: progress(side.label, done, total)) if progress else None
-    stats = GaussianStats.from_features(extract_features(side.source, plan, feature_fn, batch_size, side_progress))
+    stats = GaussianStats.from_features(extract_features(side.source, plan, feature_fn, batch_size, side_progress),
+                                        protocol.covariance)
     if cache is not None and side.cacheable:
         cache.save(protocol.name, key, stats)
     info["stats_from_cache"] = False
@@ -96,8 +99,12 @@ def compute_fvd(
     fake_stats, fake_info = side_statistics(fake, protocol, fn, weights.sha256, batch_size, cache, progress)
     real_stats, real_info = side_statistics(real, protocol, fn, weights.sha256, batch_size, cache, progress)
     proto = {**protocol.to_dict(), "weights_sha256": weights.sha256, "weights_file": str(weights.path)}
+    warnings = [f"{protocol.name}: the {side} side has {info['distinct_videos']} distinct videos "
+                f"({info['samples']} clips) where the protocol asks for {protocol.num_videos}; the number is not "
+                "comparable with published ones" for side, info in (("real", real_info), ("fake", fake_info))
+                if info["distinct_videos"] < protocol.num_videos]
     return MetricResult(protocol.name, frechet_distance_stats(fake_stats, real_stats), proto,
-                        {"fake": fake_info, "real": real_info}, time.perf_counter() - start)
+                        {"fake": fake_info, "real": real_info}, time.perf_counter() - start, warnings)
 
 
 def compute_fid(
@@ -109,5 +116,9 @@ def compute_fid(
     fake_stats, fake_info = side_statistics(fake, protocol, extractor, weights.sha256, batch_size, cache, progress)
     real_stats, real_info = side_statistics(real, protocol, extractor, weights.sha256, batch_size, cache, progress)
     proto = {**protocol.to_dict(), "weights_sha256": weights.sha256, "weights_file": str(weights.path)}
+    warnings = [f"{protocol.name}: the {side} side has {info['samples']} frames where the protocol asks for "
+                f"{protocol.num_images}; the number is not comparable with published ones"
+                for side, info in (("real", real_info), ("fake", fake_info))
+                if info["samples"] < protocol.num_images and info["sampling"] != "all_frames"]
     return MetricResult(protocol.name, frechet_distance_stats(fake_stats, real_stats), proto,
-                        {"fake": fake_info, "real": real_info}, time.perf_counter() - start)
+                        {"fake": fake_info, "real": real_info}, time.perf_counter() - start, warnings)

@@ -26,13 +26,17 @@ class GaussianStats:
     factor: np.ndarray | None = None  # [D, n] with cov = factor @ factor.T; kept only when n < D
 
     @staticmethod
-    def from_features(features: np.ndarray) -> "GaussianStats":
+    def from_features(features: np.ndarray, covariance: str = "unbiased") -> "GaussianStats":
+        """Mean and covariance of [N, D] features; the covariance divided by N - 1 ("unbiased", as
+        numpy and the FID reference do) or by N ("biased", as StyleGAN-V's metric code does)."""
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[0] < 2:
             raise ValueError(f"need at least 2 feature rows [N, D], got shape {features.shape}")
+        if covariance not in ("unbiased", "biased"):
+            raise ValueError(f"covariance must be 'unbiased' or 'biased', got {covariance!r}")
         n, dim = features.shape
         mean = features.mean(axis=0)
-        factor = (features - mean).T / np.sqrt(n - 1)
+        factor = (features - mean).T / np.sqrt(n - 1 if covariance == "unbiased" else n)
         return GaussianStats(mean, factor @ factor.T, n, factor if n < dim else None)
 
 

@@ -20,6 +20,7 @@ class VideoProtocol:
     resize: str = "tf1_bilinear"
     features: FeatureKind = "logits"  # 400-d Kinetics logits (the original FVD); "pool": 1024-d pre-logits
     network: str = "i3d_kinetics400"
+    covariance: str = "unbiased"  # "biased" (divided by N): StyleGAN-V's metric code
 
     @property
     def span(self) -> int:
@@ -39,6 +40,7 @@ class ImageProtocol:
     resolution: int = 299
     resize: str = "tf1_bilinear"
     network: str = "fid_inception_v3"
+    covariance: str = "unbiased"  # "biased" (divided by N): StyleGAN-V's metric code
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "image", **asdict(self)}
@@ -62,3 +64,29 @@ def resolve_protocol(name: str, count: int | None = None) -> VideoProtocol | Ima
         base_image = IMAGE_PROTOCOLS[name]
         return replace(base_image, num_images=count) if count else base_image
     raise ValueError(f"unknown metric '{name}'; choose one of {', '.join(METRIC_NAMES)}")
+
+
+# How each side is sampled and the covariance normalised, per named protocol. "default" is ours
+# (docs/metrics.md says why); "stylegan-v" samples as StyleGAN-V's src/metrics do, so numbers can
+# be compared with the ones published with it (and with StyleInV, which uses its metric code).
+PROTOCOL_FAMILIES = ("default", "stylegan-v")
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """The sampling of the two sides and the covariance of one metric under a protocol family."""
+
+    real: str
+    fake: str
+    covariance: str
+
+
+def sampling_plan(family: str, kind: str, real: str = "class_aware", fake: str = "first") -> SamplingPlan:
+    """``kind``: "video" (FVD) or "image" (FID). Under "default" the given samplings stay."""
+    if family == "default":
+        return SamplingPlan(real, fake, "unbiased")
+    if family == "stylegan-v":
+        if kind == "video":  # the first min(#videos, N) long-enough videos, one clip each; fakes from frame 0
+            return SamplingPlan("dataset_order", "first_available", "biased")
+        return SamplingPlan("all_frames", "video_major", "biased")  # fid50k_full: every real frame
+    raise ValueError(f"unknown protocol {family!r}: use one of {', '.join(PROTOCOL_FAMILIES)}")

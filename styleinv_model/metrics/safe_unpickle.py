@@ -8,13 +8,12 @@ or scalars. Anything else raises :class:`UnsafePickleError`.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError
+from styleinv_model.safe_pickle import AllowListUnpickler, UnsafePickleError, load_restricted
 
 try:  # numpy >= 2 moved the private module; pickles written by numpy 1 still name the old one.
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -68,16 +67,7 @@ def _check_tree(node: Any, where: str = "<root>") -> None:
 
 def load_numpy_pickle(path: str | Path) -> Any:
     """Load a pickle that holds only numpy arrays inside dicts/lists/tuples, without running code."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with path.open("rb") as handle:
-        try:
-            tree = NumpyOnlyUnpickler(handle).load()
-        except UnsafePickleError as error:
-            raise UnsafePickleError(f"{path}: {error}") from None
-        except Exception as error:  # truncated / corrupt file
-            raise pickle.UnpicklingError(f"{path}: not a readable numpy pickle ({error})") from error
+    tree = load_restricted(NumpyOnlyUnpickler, path, "numpy pickle", "re-install the package that ships it")
     try:
         _check_tree(tree)
     except UnsafePickleError as error:

@@ -82,3 +82,32 @@ def test_malicious_weights_pickle_is_a_one_line_error_naming_it(tmp_path: Path, 
     assert result.exit_code == 1, result.output
     assert f"{evil}: refusing to load global builtins.print" in result.output
     assert "this must never run" not in result.output and "Traceback" not in result.output
+
+
+def test_stylegan_v_protocol_and_the_few_videos_warning(folders: tuple[Path, Path], tmp_path: Path, i3d_extractor,
+                                                        metrics_cache: Path) -> None:
+    """--protocol stylegan-v records what it did; clips cut from fewer distinct real videos than the
+    protocol asks for give a warning in the output and the JSON (8 clips of one real video)."""
+    real, fake = folders
+    runner = CliRunner()
+    base = ["compare", str(fake), "--real-dir", str(real), "--metric", "fvd16", "--device", "cpu", "--quiet"]
+    default = runner.invoke(main, [*base, "--num-videos", "2", "--out", str(tmp_path / "d.json")])
+    assert default.exit_code == 0, default.output
+    assert "warning: fvd16: the real side has 1 distinct videos (2 clips) where the protocol asks for 2" in \
+        default.output
+    d = json.loads((tmp_path / "d.json").read_text())["results"][0]
+    assert d["real"]["distinct_videos"] == 1 and d["warnings"] and d["protocol"]["covariance"] == "unbiased"
+    shutil.copy(real / "carphone.mp4", real / "carphone_copy.mp4")
+    sgv = runner.invoke(main, [*base, "--num-videos", "3", "--protocol", "stylegan-v", "--out", str(tmp_path / "s.json")])
+    assert sgv.exit_code == 0, sgv.output
+    s = json.loads((tmp_path / "s.json").read_text())["results"][0]
+    assert s["metric"] == "fvd16@stylegan-v" and s["protocol"]["covariance"] == "biased"
+    assert s["real"]["sampling"] == "dataset_order" and s["real"]["samples"] == 2  # two videos: two clips, not 3
+    assert s["fake"]["sampling"] == "first_available" and s["fake"]["samples"] == 2
+    assert len(s["warnings"]) == 2 and "warning: fvd16@stylegan-v: the real side has 2 distinct videos" in sgv.output
+    fid = runner.invoke(main, ["compare", str(fake), "--real-dir", str(real), "--metric", "fid", "--num-frames", "20",
+                               "--protocol", "stylegan-v", "--device", "cpu", "--quiet", "--out", str(tmp_path / "f.json")])
+    assert fid.exit_code == 0, fid.output
+    f = json.loads((tmp_path / "f.json").read_text())["results"][0]
+    assert f["metric"] == "fid@stylegan-v" and f["real"]["sampling"] == "all_frames" and f["real"]["samples"] == 240
+    assert f["fake"]["sampling"] == "video_major" and f["fake"]["samples"] == 20 and not f["warnings"]

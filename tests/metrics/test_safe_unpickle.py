@@ -44,7 +44,7 @@ def test_refuses_object_arrays(tmp_path: Path) -> None:
 
 
 def test_missing_and_corrupt_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match="absent.ckpt does not exist: check the path"):
         load_numpy_pickle(tmp_path / "absent.ckpt")
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(pickle.dumps({"w": np.zeros(3)})[:20])
