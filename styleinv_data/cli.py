@@ -16,6 +16,8 @@ from styleinv_data import __version__
 COMMANDS = {
     "crop": ("styleinv_data.commands.crop", "crop"),
     "manifest": ("styleinv_data.commands.manifest", "manifest"),
+    "filter": ("styleinv_data.commands.filter", "filter_command"),
+    "report": ("styleinv_data.commands.report", "report_command"),
 }
 
 
@@ -35,7 +37,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="styleinv-data")
 def main() -> None:
-    """Prepare StyleInV face-video datasets: crop raw videos, build manifests."""
+    """Prepare StyleInV face-video datasets: crop raw videos, build manifests, filter and report."""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,7 @@ as the benchmark baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
@@ -84,6 +84,7 @@ class TrackStats:
     verifications: int = 0  # tracked frames checked by a detection (no motion history, or prediction missed)
     reacquired: int = 0  # frames saved by a detection in the same frame after the track failed
     failed_checks: int = 0  # frames where a face was found but its estimate failed a check
+    restarts_at_cuts: int = 0  # scene cuts at which the track was dropped and the face searched afresh
     lost_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -435,6 +436,14 @@ class FaceTracker:
             return self._acquire(frame, index)
         return self._track(frame, index, history)
 
+    def restart(self) -> None:
+        """Forget the track at a scene cut: the next frame is searched for afresh, with no box,
+        placement or motion carried over from the previous shot."""
+        self._reset()
+        self._last_box = None
+        self._motion = []
+        self.stats.restarts_at_cuts += 1
+
     def run(self, frames: Iterable[np.ndarray]) -> list[FaceObservation]:
         """Observe every frame (streaming: one frame in memory at a time)."""
         history: list[FaceObservation] = []
@@ -514,13 +523,15 @@ def interpolation_error(landmarks: list[np.ndarray | None], start: int, stop: in
     return float(max(misses) * span / 4.0 * size / side)
 
 
-def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOptions()) -> FaceTimeline:
+def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOptions(),
+              cuts: Sequence[int] = ()) -> FaceTimeline:
     """Interpolate short face-less runs between faces; split on long ones; drop short clips.
 
     Leading and trailing face-less frames are trimmed (nothing to interpolate towards). A run
     longer than ``max_gap``, holding a frame whose estimate failed a check, or around which the
-    motion is not straight enough (``max_interp_error``) splits the video. Clips shorter than
-    ``min_segment`` are dropped.
+    motion is not straight enough (``max_interp_error``) splits the video. A scene cut (the first
+    frame of a new shot, in ``cuts``) always splits it: no clip and no interpolated gap spans one.
+    Clips shorter than ``min_segment`` are dropped.
     """
     n = len(observations)
     landmarks: list[np.ndarray | None] = [o.landmarks for o in observations]
@@ -542,6 +553,10 @@ def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOpti
         if any(observations[i].check_failed for i in range(start, stop)):
             not_interpolated[(start, stop)] = "a face estimate failed a check here"
             continue
+        cut = next((c for c in cuts if start <= c <= stop), None)
+        if cut is not None:
+            not_interpolated[(start, stop)] = f"a scene cut at frame {cut}"
+            continue
         error = interpolation_error(measured, start, stop)
         if error > options.max_interp_error:
             not_interpolated[(start, stop)] = (f"motion too uneven to interpolate (predicted error {error:.1f} px "
@@ -554,7 +569,10 @@ def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOpti
             landmarks[i] = (1.0 - t) * a + t * b
             sources[i] = "interpolated"
             confidence[i] = float(ends * max(0.0, 1.0 - error / max(options.max_interp_error, 1e-9)))
-    face_runs = _runs([lm is not None for lm in landmarks])
+    face_runs = []
+    for start, stop in _runs([lm is not None for lm in landmarks]):
+        bounds = [start, *sorted(c for c in set(cuts) if start < c < stop), stop]
+        face_runs += list(zip(bounds, bounds[1:]))
     for start, stop in _runs([lm is None for lm in landmarks]):
         reasons = sorted({observations[i].reason for i in range(start, stop) if observations[i].reason})
         reason = "no face: " + (", ".join(reasons) or "not found")
@@ -575,5 +593,6 @@ def fill_gaps(observations: list[FaceObservation], options: GapOptions = GapOpti
     counts["failed_check"] = sum(1 for o in observations if o.check_failed)
     counts["gaps_not_interpolated"] = len(not_interpolated)
     counts["segments"] = len(segments)
+    counts["cuts"] = len(set(cuts))
     counts["frames_kept"] = sum(b - a for a, b in segments)
     return FaceTimeline(landmarks, sources, segments, dropped, counts, confidence)

@@ -223,7 +223,8 @@ def build_manifest(root: Path | str, config: BuildConfig | None = None) -> Manif
             identity=next((identities[k] for k in (v.id, *lookup[v.id]) if k in identities), None),
             source=source,
             content_hash=digest,
-            crop=CropStats(strategy=clip.strategy, frame_sources=clip.frame_sources, counts=clip.counts) if clip else None,
+            crop=CropStats(strategy=clip.strategy, frame_sources=clip.frame_sources, counts=clip.counts,
+                           quality=clip.quality) if clip else None,
             frame_naming=v.frame_naming,
         ))
 

@@ -33,6 +33,7 @@ class ClipMeta:
     strategy: str | None
     counts: dict[str, Any]
     frame_sources: dict[str, int]
+    quality: dict[str, Any] | None = None
 
 
 @dataclass
@@ -69,6 +70,21 @@ def _frame_sources(plan: dict[str, Any] | None, start: int | None, stop: int | N
         if (start is None or idx >= start) and (stop is None or idx < stop):
             counts[str(frame.get("source"))] += 1
     return dict(sorted(counts.items()))
+
+
+def _clip_quality(output: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any] | None:
+    """A clip's quality scores plus its video's dropped fraction, segments and scene cuts (None
+    for a crop made before the scores were recorded)."""
+    scores = output.get("quality")
+    if not isinstance(scores, dict):
+        return None
+    frames_in = counts.get("frames_in")
+    quality = dict(scores)
+    if frames_in:
+        quality["dropped_fraction"] = round(1.0 - float(counts.get("frames_out", 0)) / float(frames_in), 4)
+    quality["segments"] = int(counts.get("segments", 1) or 0)
+    quality["cuts"] = int(counts.get("cuts", 0) or 0)
+    return quality
 
 
 def _opt_int(v: Any) -> int | None:
@@ -119,5 +135,6 @@ def read_crop_meta(root: Path) -> CropMeta:
                 strategy=status.get("strategy"),
                 counts=dict(status.get("counts") or {}),
                 frame_sources=_frame_sources(plan, start, stop),
+                quality=_clip_quality(out, status.get("counts") or {}),
             )
     return meta

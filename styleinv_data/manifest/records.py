@@ -33,6 +33,9 @@ class CropStats:
     strategy: str | None
     frame_sources: dict[str, int]  # plan sources inside the clip: detected / tracked / interpolated / ...
     counts: dict[str, Any]  # the crop step's per-video counts (status.json "counts")
+    # per-clip quality scores (styleinv_data.quality) and the video's dropped fraction, segments
+    # and scene cuts; None in manifests of crops made before the scores existed
+    quality: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

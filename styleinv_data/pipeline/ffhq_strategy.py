@@ -29,6 +29,7 @@ from styleinv_data.crop.stabilize import StabilizeOptions
 from styleinv_data.crop.track import FaceObservation, FaceTracker, GapOptions, TrackOptions, fill_gaps
 from styleinv_data.faces import FaceBackendConfig, build_detector, build_landmarker
 from styleinv_data.io.decode import DecodeError
+from styleinv_data.scene_cuts import SceneCutDetector, SceneCutOptions
 
 STRATEGY_NAME = "ffhq"
 
@@ -75,6 +76,11 @@ FFHQ_DEFAULTS: dict[str, Any] = {
     "smooth_sigma_roll": 2.0,  # local_quadratic: frames, for the roll angle
     "smooth_motion_ratio": 10.0,  # local_quadratic: keep the raw quad where the fit departs > this many noise sigmas
     "pad": True,  # FFHQ reflect-pad + blur where the quad leaves the frame (False: black)
+    # Shot changes (PySceneDetect's content detector): the tracker restarts and the output splits
+    # at each; the cut frames are recorded in the plan (stats.scene_cuts).
+    "scene_cuts": True,
+    "scene_cut_threshold": 27.0,
+    "scene_cut_min_len": 15,
     # Videos whose raw RGB frames fit this many MiB are decoded once, ahead, into a scratch file
     # ($STYLEINV_TMP, else /dev/shm) while the models load; plan and render both read it (0: off).
     "decode_ahead_mb": 512,
@@ -96,6 +102,7 @@ class FfhqOptions:
     gaps: GapOptions
     smooth: SmoothOptions
     warp: WarpOptions
+    scene_cuts: SceneCutOptions = SceneCutOptions()
 
     @classmethod
     def from_dict(cls, options: dict[str, Any], fps: float = 30.0) -> "FfhqOptions":
@@ -120,9 +127,11 @@ class FfhqOptions:
                                    sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0,
                                    sigma_roll=float(opts["smooth_sigma_roll"]),
                                    motion_noise_ratio=float(opts["smooth_motion_ratio"]))
+            cuts = SceneCutOptions(enabled=bool(opts["scene_cuts"]), threshold=float(opts["scene_cut_threshold"]),
+                                   min_scene_len=int(opts["scene_cut_min_len"]))
         except (TypeError, ValueError) as e:
             raise ValueError(f"strategies.ffhq: {e}") from e
-        return cls(faces, stabilize, track, gaps, smooth, WarpOptions(pad=bool(opts["pad"])))
+        return cls(faces, stabilize, track, gaps, smooth, WarpOptions(pad=bool(opts["pad"])), cuts)
 
 
 @functools.lru_cache(maxsize=4)
@@ -184,9 +193,10 @@ def observations_from_plan(plan: CropPlan, saved: SavedFrameFields | None = None
 
 def build_plan(video_id: str, observations: list[FaceObservation], options: FfhqOptions,
                source_size: tuple[int, int] | None, track_stats: dict[str, Any] | None = None,
-               reused: bool = False) -> CropPlan:
-    """Gaps -> segments -> quads (-> smoothing) -> :class:`CropPlan`."""
-    timeline = fill_gaps(observations, options.gaps)
+               reused: bool = False, cuts: list[int] | None = None) -> CropPlan:
+    """Gaps -> segments (split at scene ``cuts``) -> quads (-> smoothing) -> :class:`CropPlan`."""
+    cuts = sorted(cuts or [])
+    timeline = fill_gaps(observations, options.gaps, cuts)
     quads: dict[int, np.ndarray] = {}
     for i, lm in enumerate(timeline.landmarks):
         if lm is not None:
@@ -211,6 +221,7 @@ def build_plan(video_id: str, observations: list[FaceObservation], options: Ffhq
     stats["lost_face"] = sum(1 for d in timeline.dropped if d["reason"].startswith("no face"))
     stats["dropped"] = timeline.dropped
     stats["failed_check_frames"] = [i for i, o in enumerate(observations) if o.check_failed]
+    stats["scene_cuts"] = cuts
     kept = [timeline.confidence[i] for a, b in timeline.segments for i in range(a, b)]
     stats["confidence_min"] = round(float(min(kept)), 4) if kept else None
     if not segments:
@@ -232,17 +243,22 @@ def plan_frames(video_id: str, frames: Iterable[np.ndarray], options: FfhqOption
     """Plan a video from its frames (streamed once)."""
     detector, landmarker = backends_for(options.faces)
     tracker = FaceTracker(detector, landmarker, options.stabilize, options.track)
+    cut_detector = SceneCutDetector(options.scene_cuts, options.smooth.fps) if options.scene_cuts.enabled else None
     size_seen: list[tuple[int, int]] = []
 
-    def remember_size(it: Iterable[np.ndarray]):
-        for frame in it:
+    def watched(it: Iterable[np.ndarray]):
+        """The frames, with the size remembered and the tracker restarted at each scene cut."""
+        for index, frame in enumerate(it):
             if not size_seen:
                 size_seen.append((int(frame.shape[1]), int(frame.shape[0])))
+            if cut_detector is not None and cut_detector.is_cut(index, frame):
+                tracker.restart()
             yield frame
 
-    observations = tracker.run(remember_size(frames))
+    observations = tracker.run(watched(frames))
     stats = dataclasses.asdict(tracker.stats)
-    return build_plan(video_id, observations, options, source_size or (size_seen[0] if size_seen else None), stats)
+    return build_plan(video_id, observations, options, source_size or (size_seen[0] if size_seen else None), stats,
+                      cuts=cut_detector.cuts if cut_detector is not None else [])
 
 
 def shift_plan(plan: CropPlan, offset: int) -> CropPlan:
@@ -256,6 +272,7 @@ def shift_plan(plan: CropPlan, offset: int) -> CropPlan:
         d["start"] += offset
         d["stop"] += offset
     plan.stats["failed_check_frames"] = [i + offset for i in plan.stats.get("failed_check_frames", [])]
+    plan.stats["scene_cuts"] = [i + offset for i in plan.stats.get("scene_cuts", [])]
     plan.stats["span_start"] = offset
     return plan
 
@@ -325,7 +342,8 @@ class FfhqStrategy:
             saved = saved_frame_fields(self._sidecar(inputs.get("recipe"), video_id))
             offset = int(previous.stats.get("span_start", 0))
             plan = build_plan(video_id, observations_from_plan(previous, saved), options,
-                              size or previous.source_size, reused=True)
+                              size or previous.source_size, reused=True,
+                              cuts=[c - offset for c in previous.stats.get("scene_cuts", [])])
             return shift_plan(plan, offset)
         if self._ahead is not None:
             self._ahead.close()
@@ -410,6 +428,8 @@ def register() -> None:
             StrategyFlag("--retinaface-weights", "retinaface_weights", "ffhq: RetinaFace ResNet-50 weights file"),
             StrategyFlag("--face-device", "device", "ffhq: torch device for fan/retinaface"),
             StrategyFlag("--celebvhq-info", "celebvhq_info", "ffhq: CelebV-HQ celebvhq_info.json (dataset celebvhq)"),
+            StrategyFlag("--scene-cuts", "scene_cuts", "Split at shot changes (PySceneDetect; ffhq: the tracker "
+                         "restarts at each): on by default for ffhq, off for mask.", is_flag=True),
         ],
         discover=discover_ffhq_tasks,
         description="FFHQ alignment from landmarks, stabilised by jittered-box averaging and face tracking",

@@ -25,6 +25,7 @@ from styleinv_data.pipeline.recipe import CropRecipe, RecipeError
 from styleinv_data.pipeline.square_crop import SquareRenderer, count_outside, squares_for_mode
 from styleinv_data.pipeline.strategies import StrategyFlag, register_strategy
 from styleinv_data.pipeline.tasks import VideoTask, discover_sources
+from styleinv_data.scene_cuts import SceneCutDetector, SceneCutOptions
 
 MASK_DEFAULTS: dict[str, Any] = {
     "mask_dir": "mask",  # relative to the input root
@@ -33,6 +34,9 @@ MASK_DEFAULTS: dict[str, Any] = {
     "rule": "projection",  # projection (StyleGAN-V) | pixel
     "threshold": 5.0,
     "projection_channels": 3,
+    "scene_cuts": False,  # --scene-cuts: split at shot changes (an extra decode of the video; off: the masks define the face)
+    "scene_cut_threshold": 27.0,
+    "scene_cut_min_len": 15,
 }
 
 
@@ -84,6 +88,12 @@ class MaskStrategy(SquareRenderer):
 
     def __init__(self, options: dict[str, Any], recipe: CropRecipe) -> None:
         super().__init__(recipe.crop)
+        try:
+            self.scene_cuts = SceneCutOptions(enabled=bool(options.get("scene_cuts", False)),
+                                              threshold=float(options.get("scene_cut_threshold", 27.0)),
+                                              min_scene_len=int(options.get("scene_cut_min_len", 15)))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"strategies.mask: {e}") from e
         self.options = options
         self.rule = _mask_rule(options)
         self.crop = recipe.crop
@@ -134,7 +144,8 @@ class MaskStrategy(SquareRenderer):
         only as far as the next mask with a face. Returns ``None`` when a full pass is needed (other
         box modes, a reused plan). The finished :class:`CropPlan` is ``self.streamed_plan`` afterwards."""
         self._video = (Path(video_path), inputs["info"])
-        if self.crop.box_mode != "per-frame" or inputs.get("previous_plan") is not None or not inputs.get("mask_path"):
+        if (self.crop.box_mode != "per-frame" or inputs.get("previous_plan") is not None or not inputs.get("mask_path")
+                or self.scene_cuts.enabled):
             return None
         return self._stream(video_id, Path(inputs["mask_path"]), inputs["info"])
 
@@ -199,6 +210,10 @@ class MaskStrategy(SquareRenderer):
             "extra_mask_frames": max(0, counts["mask_frames"] - n),
             "interpolated": sum(1 for f in frames if f.source == "interpolated"),
             "square_outside_image": outside,
+            "scene_cuts": [],
+            "cuts": 0,
+            "segments": 1,
+            "dropped": [],
         }
         self.streamed_plan = CropPlan(video_id, self.name, frames, [Segment(video_id, 0, n)], self.params(), stats, (info.width, info.height))
 
@@ -226,11 +241,22 @@ class MaskStrategy(SquareRenderer):
                 f"{mask_path}: mask is empty in all {n} frames (polarity={self.rule.polarity}, rule={self.rule.rule}, "
                 f"threshold={self.rule.threshold}); check --polarity/--threshold"
             )
-        filled, was_filled = fill_missing_boxes(boxes)
-        squares = squares_for_mode(filled, self.crop)
-        frames = [
-            FramePlan(i, "interpolated" if was_filled[i] else "mask", box_xyxy=squares[i]) for i in range(n)
-        ]
+        cuts = self._scene_cuts(inputs, info) if self.scene_cuts.enabled else []
+        frames, segments, dropped = [], [], []
+        bounds = [0, *cuts, n]
+        for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+            shot = (boxes + [None] * n)[start:stop]
+            if all(b is None for b in shot):  # no face in this shot: nothing to crop, nothing to fill from
+                dropped.append({"start": start, "stop": stop, "reason": "no mask box in this shot"})
+                continue
+            filled, was_filled = fill_missing_boxes(shot)  # per shot: no box is interpolated across a cut
+            squares = squares_for_mode(filled, self.crop)  # video-union / smoothed modes per shot as well
+            frames += [FramePlan(start + i, "interpolated" if was_filled[i] else "mask", box_xyxy=squares[i])
+                       for i in range(stop - start)]
+            segments.append((start, stop))
+        out_ids = [video_id] if len(segments) == 1 else [f"{video_id}_s{k}" for k in range(len(segments))]
+        squares = [f.box_xyxy for f in frames]
+        was_filled = [f.source == "interpolated" for f in frames]
         stats = {
             "frames": n,
             "mask_frames": mask_frames,
@@ -239,8 +265,20 @@ class MaskStrategy(SquareRenderer):
             "extra_mask_frames": max(0, mask_frames - n),
             "interpolated": sum(was_filled),
             "square_outside_image": count_outside(squares, info.width, info.height),
+            "scene_cuts": cuts,
+            "cuts": len(cuts),
+            "segments": len(segments),
+            "dropped": dropped,
         }
-        return CropPlan(video_id, self.name, frames, [Segment(video_id, 0, n)], self.params(), stats, (info.width, info.height))
+        return CropPlan(video_id, self.name, frames, [Segment(o, a, b) for o, (a, b) in zip(out_ids, segments)],
+                        self.params(), stats, (info.width, info.height))
+
+    def _scene_cuts(self, inputs: dict[str, Any], info: VideoInfo) -> list[int]:
+        """Shot changes of the video (one extra decode: the mask strategy does not read frames to plan)."""
+        detector = SceneCutDetector(self.scene_cuts, info.fps or 25.0)
+        for index, frame in enumerate(inputs["open_frames"]()):
+            detector.is_cut(index, frame)
+        return detector.cuts
 
 
 register_strategy(
@@ -253,6 +291,8 @@ register_strategy(
         StrategyFlag("--polarity", "polarity", "[mask] the face is the dark or the bright part of the mask.", type=click.Choice(["dark", "bright"])),
         StrategyFlag("--mask-rule", "rule", "[mask] projection (StyleGAN-V) or per-pixel threshold.", type=click.Choice(["projection", "pixel"])),
         StrategyFlag("--threshold", "threshold", "[mask] face threshold (default 5).", type=float),
+        StrategyFlag("--scene-cuts", "scene_cuts", "Split at shot changes (PySceneDetect; ffhq: the tracker restarts "
+                     "at each): on by default for ffhq, off for mask.", is_flag=True),
     ],
     discover=discover_mask_tasks,
     description="FaceForensics masks -> bounding box -> Algorithm 1 square (TGANv2/StyleGAN-V)",

@@ -10,6 +10,7 @@ from styleinv_data.crop.plan import CropPlan, FramePlan
 from styleinv_data.io.writers import ClipSink
 from styleinv_data.pipeline.outputs import open_sink
 from styleinv_data.pipeline.recipe import CropRecipe
+from styleinv_data.quality import ClipProbe, plan_scores
 
 _MORE_FRAMES = (
     "the video decodes to more frames than the {n} its header declares; no frame may be dropped: "
@@ -33,6 +34,7 @@ def render_segments(
         if missing:
             raise ValueError(f"segment {seg.out_id} has {len(missing)} frames without a plan (first: {missing[0]})")
     sinks: list[ClipSink] = []
+    probes: list[ClipProbe] = []
     decoded = 0
     try:
         seg_iter = iter(segments)
@@ -51,8 +53,11 @@ def render_segments(
             if index < seg.start:
                 continue
             if sink is None:
-                sink = open_sink(recipe, out_root, seg.out_id, fps, render=lambda f, fp: strategy.render(f, fp, size))
+                probe = ClipProbe(seg.stop - seg.start)
+                sink = open_sink(recipe, out_root, seg.out_id, fps,
+                                 render=lambda f, fp, probe=probe: probe.observe(strategy.render(f, fp, size)))
                 sinks.append(sink)
+                probes.append(probe)
             sink.write((frame, by_index[index]))
         if hasattr(frames, "close"):
             frames.close()
@@ -61,9 +66,12 @@ def render_segments(
                 f"decoded only {decoded} of the {last_needed} frames the plan needs; the video is truncated or damaged"
             )
         outputs = []
-        for seg, sink in zip(segments, sinks):
+        for seg, sink, probe in zip(segments, sinks, probes):
             written = sink.commit()
-            outputs.append({"out_id": seg.out_id, "frames": written, "source_start": seg.start, "source_stop": seg.stop})
+            quality = {**plan_scores([by_index[i] for i in range(seg.start, seg.stop)], size, plan.source_size),
+                       **probe.scores()}
+            outputs.append({"out_id": seg.out_id, "frames": written, "source_start": seg.start, "source_stop": seg.stop,
+                            "quality": quality})
         return outputs, decoded
     except BaseException:
         for s in sinks:
@@ -75,12 +83,14 @@ def render_segments(
 def render_streamed(
     strategy: Any, frame_plans: Iterator[FramePlan], num_frames: int, out_id: str, recipe: CropRecipe,
     out_root: Path, frames: Iterator, fps: float | None,
-) -> tuple[ClipSink, int]:
+) -> tuple[ClipSink, int, ClipProbe]:
     """Zip the decoded frames with the lazily produced frame plans (one segment = the whole video).
-    Returns the uncommitted sink and the number of frames decoded."""
+    Returns the uncommitted sink, the number of frames decoded and the written frames' scores."""
     size = recipe.output.size
     frame_plans = iter(frame_plans)
-    sink = open_sink(recipe, out_root, out_id, fps, render=lambda frame, fp: strategy.render(frame, fp, size))
+    probe = ClipProbe(num_frames)
+    sink = open_sink(recipe, out_root, out_id, fps,
+                     render=lambda frame, fp: probe.observe(strategy.render(frame, fp, size)))
     decoded = 0
     try:
         for frame in frames:
@@ -99,7 +109,7 @@ def render_streamed(
             )
         for _ in frame_plans:  # let the planner finish (it sets the final CropPlan)
             pass
-        return sink, decoded
+        return sink, decoded, probe
     except BaseException:
         sink.abort()
         raise

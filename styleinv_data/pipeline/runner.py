@@ -40,6 +40,7 @@ from styleinv_data.pipeline.status import (
 )
 from styleinv_data.pipeline.strategies import build_strategy, get_strategy_spec, resolve_options
 from styleinv_data.pipeline.tasks import VideoTask, discover_sources
+from styleinv_data.quality import plan_scores
 
 
 @dataclass
@@ -199,8 +200,8 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
         frame_plans = stream(task.video_id, task.source, **inputs) if callable(stream) else None
         if frame_plans is not None:
             # single pass: the plan is produced frame by frame alongside the decode, saved afterwards
-            sink, decoded = render_streamed(strategy, frame_plans, info.num_frames, task.video_id, recipe,
-                                             out_root, open_render_frames(), info.fps)
+            sink, decoded, probe = render_streamed(strategy, frame_plans, info.num_frames, task.video_id, recipe,
+                                                    out_root, open_render_frames(), info.fps)
             try:
                 plan = strategy.streamed_plan
                 plan.save(sidecar)
@@ -208,7 +209,9 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
             except BaseException:
                 sink.abort()
                 raise
-            outputs = [{"out_id": task.video_id, "frames": written, "source_start": 0, "source_stop": info.num_frames}]
+            quality = {**plan_scores(plan.frames, recipe.output.size, plan.source_size), **probe.scores()}
+            outputs = [{"out_id": task.video_id, "frames": written, "source_start": 0, "source_stop": info.num_frames,
+                        "quality": quality}]
         else:
             plan = strategy.plan(task.video_id, task.source, **inputs)
             plan.save(sidecar)
@@ -389,6 +392,10 @@ def _results_surviving_crashes(tasks: list[VideoTask], recipe: CropRecipe, start
 def run_batch(recipe: CropRecipe, echo: Callable[[str], None] = print) -> BatchSummary:
     """Run every unfinished video of the recipe; write the summary to ``OUT/_meta/summary.json``."""
     recipe.validate()
+    try:
+        build_strategy(recipe)  # the strategy's options are checked once, before any video
+    except ValueError as error:
+        raise RecipeError(str(error)) from error
     tasks = discover_tasks(recipe)  # before anything is written: a bad input leaves OUT untouched
     if not recipe.output.root:
         raise RecipeError("no output folder: give OUT on the command line or output.root in the recipe")
