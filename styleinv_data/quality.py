@@ -23,6 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from styleinv_data.crop.square import leaves_image
+
 SHARPNESS_SAMPLES = 16
 
 
@@ -60,10 +62,7 @@ def plan_scores(frames: Sequence[Any], size: int, source_size: tuple[int, int] |
         else:
             out["jitter_px"] = 0.0
         if source_size is not None:
-            w, h = source_size
-            outside = [bool(np.any(c[:, 0] < 0) or np.any(c[:, 1] < 0) or np.any(c[:, 0] > w) or np.any(c[:, 1] > h))
-                       for c in corners]
-            out["padded"] = int(sum(outside))
+            out["padded"] = int(sum(leaves_image((*c.min(axis=0), *c.max(axis=0)), *source_size) for c in corners))
     confidence = [float(f.confidence) for f in frames if getattr(f, "confidence", None) is not None]
     if confidence:
         out["confidence_min"] = round(min(confidence), 4)
@@ -87,11 +86,6 @@ def perceptual_hash(image: np.ndarray) -> str:
     return str(imagehash.phash(Image.fromarray(np.ascontiguousarray(image[..., :3]) if image.ndim == 3 else image)))
 
 
-def hash_distance(a: str, b: str) -> int:
-    """Hamming distance of two hex hashes of the same length."""
-    return int(bin(int(a, 16) ^ int(b, 16)).count("1"))
-
-
 class ClipProbe:
     """Scores of the frames written to one clip: wraps the render function the sink calls."""
 
@@ -112,6 +106,10 @@ class ClipProbe:
         if position in self._sample_at:
             self._sharpness.append(sharpness(image))
         return image
+
+    def quality(self, frames: Sequence[Any], size: int, source_size: tuple[int, int] | None) -> dict[str, Any]:
+        """The clip's scores: :func:`plan_scores` of its frame plans and those of its written frames."""
+        return {**plan_scores(frames, size, source_size), **self.scores()}
 
     def scores(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

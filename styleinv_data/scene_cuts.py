@@ -24,11 +24,17 @@ class SceneCutOptions:
         if self.threshold <= 0 or self.min_scene_len < 1:
             raise ValueError("scene cuts need threshold > 0 and min_scene_len >= 1")
 
+    @classmethod
+    def from_options(cls, options: dict) -> "SceneCutOptions":
+        """From a strategy's resolved options (``scene_cuts``, ``scene_cut_threshold``, ``scene_cut_min_len``)."""
+        return cls(enabled=bool(options["scene_cuts"]), threshold=float(options["scene_cut_threshold"]),
+                   min_scene_len=int(options["scene_cut_min_len"]))
+
 
 class SceneCutDetector:
     """``is_cut(index, frame_rgb)`` for consecutive frames: True when a new shot starts at ``index``."""
 
-    def __init__(self, options: SceneCutOptions, fps: float = 30.0) -> None:
+    def __init__(self, options: SceneCutOptions, fps: float | None = 30.0) -> None:
         try:
             from scenedetect.common import FrameTimecode
             from scenedetect.detector import FlashFilter

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from styleinv_data.manifest.records import Manifest, VideoRecord
-from styleinv_data.quality import hash_distance
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def near_duplicates(records: list[VideoRecord], distance: int) -> dict[str, tupl
         best: tuple[int, int] | None = None
         for k, key in enumerate(keys):
             for j in buckets[k].get(key, ()):
-                d = hash_distance(hashed[i][1], hashed[j][1])
+                d = (value ^ values[j]).bit_count()
                 if d <= distance and (best is None or (d, j) < best):
                     best = (d, j)
         if best is not None:

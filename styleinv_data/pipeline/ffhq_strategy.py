@@ -127,8 +127,7 @@ class FfhqOptions:
                                    sigma_axes=float(opts["smooth_sigma_axes"]), fps=float(fps) if fps else 30.0,
                                    sigma_roll=float(opts["smooth_sigma_roll"]),
                                    motion_noise_ratio=float(opts["smooth_motion_ratio"]))
-            cuts = SceneCutOptions(enabled=bool(opts["scene_cuts"]), threshold=float(opts["scene_cut_threshold"]),
-                                   min_scene_len=int(opts["scene_cut_min_len"]))
+            cuts = SceneCutOptions.from_options(opts)
         except (TypeError, ValueError) as e:
             raise ValueError(f"strategies.ffhq: {e}") from e
         return cls(faces, stabilize, track, gaps, smooth, WarpOptions(pad=bool(opts["pad"])), cuts)

@@ -89,9 +89,7 @@ class MaskStrategy(SquareRenderer):
     def __init__(self, options: dict[str, Any], recipe: CropRecipe) -> None:
         super().__init__(recipe.crop)
         try:
-            self.scene_cuts = SceneCutOptions(enabled=bool(options.get("scene_cuts", False)),
-                                              threshold=float(options.get("scene_cut_threshold", 27.0)),
-                                              min_scene_len=int(options.get("scene_cut_min_len", 15)))
+            self.scene_cuts = SceneCutOptions.from_options({**MASK_DEFAULTS, **options})
         except (TypeError, ValueError) as e:
             raise ValueError(f"strategies.mask: {e}") from e
         self.options = options
@@ -275,7 +273,7 @@ class MaskStrategy(SquareRenderer):
 
     def _scene_cuts(self, inputs: dict[str, Any], info: VideoInfo) -> list[int]:
         """Shot changes of the video (one extra decode: the mask strategy does not read frames to plan)."""
-        detector = SceneCutDetector(self.scene_cuts, info.fps or 25.0)
+        detector = SceneCutDetector(self.scene_cuts, info.fps)
         for index, frame in enumerate(inputs["open_frames"]()):
             detector.is_cut(index, frame)
         return detector.cuts

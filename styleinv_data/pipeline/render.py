@@ -10,7 +10,7 @@ from styleinv_data.crop.plan import CropPlan, FramePlan
 from styleinv_data.io.writers import ClipSink
 from styleinv_data.pipeline.outputs import open_sink
 from styleinv_data.pipeline.recipe import CropRecipe
-from styleinv_data.quality import ClipProbe, plan_scores
+from styleinv_data.quality import ClipProbe
 
 _MORE_FRAMES = (
     "the video decodes to more frames than the {n} its header declares; no frame may be dropped: "
@@ -68,8 +68,7 @@ def render_segments(
         outputs = []
         for seg, sink, probe in zip(segments, sinks, probes):
             written = sink.commit()
-            quality = {**plan_scores([by_index[i] for i in range(seg.start, seg.stop)], size, plan.source_size),
-                       **probe.scores()}
+            quality = probe.quality([by_index[i] for i in range(seg.start, seg.stop)], size, plan.source_size)
             outputs.append({"out_id": seg.out_id, "frames": written, "source_start": seg.start, "source_stop": seg.stop,
                             "quality": quality})
         return outputs, decoded

@@ -40,7 +40,6 @@ from styleinv_data.pipeline.status import (
 )
 from styleinv_data.pipeline.strategies import build_strategy, get_strategy_spec, resolve_options
 from styleinv_data.pipeline.tasks import VideoTask, discover_sources
-from styleinv_data.quality import plan_scores
 
 
 @dataclass
@@ -209,7 +208,7 @@ def run_video(task: VideoTask, recipe: CropRecipe) -> VideoResult:
             except BaseException:
                 sink.abort()
                 raise
-            quality = {**plan_scores(plan.frames, recipe.output.size, plan.source_size), **probe.scores()}
+            quality = probe.quality(plan.frames, recipe.output.size, plan.source_size)
             outputs = [{"out_id": task.video_id, "frames": written, "source_start": 0, "source_stop": info.num_frames,
                         "quality": quality}]
         else:

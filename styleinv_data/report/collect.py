@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class ReportData:
     meta_dir: Path | None = None  # the crop's sidecars (plans), when the report is of a crop folder
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def scored(self) -> list[tuple[Any, dict[str, Any]]]:
         return [(r, r.crop.quality) for r in self.manifest.records if r.crop is not None and r.crop.quality]
 

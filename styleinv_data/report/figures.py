@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from styleinv_data.crop.plan import CropPlan
+from styleinv_data.quality import crop_corners
+
 THUMB = 72  # px, one output frame in a contact strip
 
 
@@ -50,25 +53,21 @@ def _frame(store: Any, record: Any, index: int) -> Image.Image | None:
         return None
 
 
-def _crop_path_panel(plan: dict[str, Any] | None, start: int | None, stop: int | None, height: int) -> Image.Image | None:
+def _crop_path_panel(plan: CropPlan | None, start: int | None, stop: int | None, height: int) -> Image.Image | None:
     """The clip's crop regions (every few frames) over the source frame's area, to scale."""
-    if not plan or not plan.get("source_size"):
+    if plan is None or not plan.source_size:
         return None
-    w, h = plan["source_size"]
+    w, h = plan.source_size
     scale = height / max(h, 1)
     panel = Image.new("RGB", (max(1, int(w * scale)), height), (235, 235, 235))
     draw = ImageDraw.Draw(panel)
-    frames = [f for f in plan.get("frames") or [] if (start is None or f["frame_index"] >= start)
-              and (stop is None or f["frame_index"] < stop)]
+    frames = [f for f in plan.frames if (start is None or f.frame_index >= start)
+              and (stop is None or f.frame_index < stop)]
     for k, frame in enumerate(frames[:: max(1, len(frames) // 12)]):
-        corners = frame.get("quad")
-        if corners is None and frame.get("box_xyxy") is not None:
-            x0, y0, x1, y1 = frame["box_xyxy"]
-            corners = [[x0, y0], [x0, y1], [x1, y1], [x1, y0]]
+        corners = crop_corners(frame)
         if corners is None:
             continue
-        points = [(x * scale, y * scale) for x, y in corners]
-        draw.polygon(points, outline=(200, 40, 40) if k == 0 else (40, 90, 170))
+        draw.polygon([(x * scale, y * scale) for x, y in corners], outline=(200, 40, 40) if k == 0 else (40, 90, 170))
     draw.rectangle([0, 0, panel.width - 1, height - 1], outline=(120, 120, 120))
     return panel
 
@@ -81,12 +80,10 @@ def contact_strip(store: Any, record: Any, meta_dir: Path | None) -> str | None:
     tiles = [t.resize((THUMB, THUMB)) for t in tiles if t is not None]
     plan = None
     if meta_dir is not None and record.source.video_id:
-        import json
-
         path = Path(meta_dir) / f"{record.source.video_id}.plan.json"
         try:
-            plan = json.loads(path.read_text()) if path.is_file() else None
-        except (OSError, ValueError):
+            plan = CropPlan.load(path) if path.is_file() else None
+        except ValueError:  # CropPlan.load's error for an unreadable plan: the panel is left out
             plan = None
     path_panel = _crop_path_panel(plan, record.source.start_frame, record.source.stop_frame, THUMB)
     if not tiles and path_panel is None:

@@ -60,7 +60,8 @@ def build_report(source: Path | str, out_path: Path | str | None = None, progres
     data = collect(source)
     out = Path(out_path) if out_path else (source / "report.html" if source.is_dir()
                                            else source.with_suffix(".report.html"))
-    scores = [key for key in SCORES if data.values(key)]
+    values = {key: data.values(key) for key in SCORES}
+    scores = [key for key in SCORES if values[key]]
     worst = {key: data.worst(key, WORST) for key in scores}
     strip_ids = {r.id for rows in worst.values() for r, _ in rows}
     store = _frame_store(data)
@@ -69,7 +70,7 @@ def build_report(source: Path | str, out_path: Path | str | None = None, progres
         figures = {}
         for key in scores:
             label, end, _ = SCORES[key]
-            figures[key] = histogram(data.values(key), label, end)
+            figures[key] = histogram(values[key], label, end)
             bar.update(1)
         by_id = {r.id: r for r in data.manifest.records}
         for clip_id in sorted(strip_ids):
